@@ -1,0 +1,16 @@
+"""ruff keeps tfbook_utils and the tests tidy (students read tfbook_utils)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tfbook_utils.paths import REPO_ROOT
+
+
+def test_ruff_is_clean() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "tfbook_utils", "tests", "tfbook.py"],
+        cwd=REPO_ROOT, capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
