@@ -1,0 +1,209 @@
+"""canvas.py and LiveRecognizer without a browser: strokes in the traitlet
+become an image in the kernel, and the widget's JavaScript is valid and
+sends what the pointer drew."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import tfbook_utils  # noqa: F401  (quiet TensorFlow)
+from tfbook_utils.canvas import SAMPLE_STROKES, DrawingCanvas, render
+from tfbook_utils.recognizer import EmptyDrawing, LiveRecognizer
+from tfbook_utils.stroke import draw_strokes
+
+
+def test_render_is_draw_strokes_only_faster() -> None:
+    rng = np.random.default_rng(0)
+    strokes = [rng.uniform(-10, 70, size=(n, 2)) for n in (1, 2, 7)]
+    for width in (3.0, 8.5):
+        assert np.allclose(render(strokes, 64, width), draw_strokes(strokes, (64, 64), width), atol=1e-12)
+
+
+def test_canvas_defaults_and_empty_drawing() -> None:
+    canvas = DrawingCanvas()
+    assert (canvas.size, canvas.pen_width, canvas.strokes) == (280, 20.0, [])
+    drawing = canvas.drawing()
+    assert drawing.shape == (280, 280) and drawing.max() == 0.0
+
+
+def test_strokes_become_a_full_resolution_image() -> None:
+    canvas = DrawingCanvas()
+    canvas.strokes = [[[50, 60.25], [200, 60.25]], [[140, 20]]]
+    drawing = canvas.drawing()
+    assert drawing.shape == (280, 280)
+    assert drawing[60, 120] == 1.0  # on the first stroke
+    assert drawing[69, 120] == 1.0 and drawing[71, 120] == 0.0  # pen radius 10
+    assert drawing[70, 120] == pytest.approx(0.25)  # a soft edge: pixel 70 is a quarter covered
+    assert drawing[20, 140] == 1.0  # a dot
+    assert drawing[200, 200] == 0.0
+
+
+def test_malformed_strokes_from_the_browser_are_skipped() -> None:
+    canvas = DrawingCanvas()
+    canvas.strokes = [[[10, 10], [30, 10]], "junk", [[1]], [], [[float("nan"), 5], [60, 60]]]
+    arrays = canvas.stroke_arrays()
+    assert [len(a) for a in arrays] == [2, 1]
+    assert canvas.drawing().max() == 1.0
+
+
+def test_clear_and_state_sync() -> None:
+    canvas = DrawingCanvas()
+    canvas.set_state({"strokes": [[[10, 10], [40, 40]]]})  # what a message from the browser does
+    assert canvas.get_state()["strokes"] == [[[10, 10], [40, 40]]]
+    canvas.clear()
+    assert canvas.strokes == [] and canvas.drawing().max() == 0.0
+
+
+class FakeSession:
+    """Stands in for tf.Session: 'probabilities' from the image's ink."""
+
+    def __init__(self) -> None:
+        self.images: list[np.ndarray] = []
+
+    def run(self, fetch, feed_dict):
+        image = np.asarray(feed_dict["x"][0])
+        assert feed_dict["keep_prob"] == 1.0
+        self.images.append(image)
+        q = np.full(10, 0.01)
+        q[int(image.sum()) % 10] = 0.91
+        return q[None, :]
+
+
+def live(monkeypatch: pytest.MonkeyPatch, headless: bool) -> tuple[LiveRecognizer, FakeSession, list[str]]:
+    monkeypatch.setenv("TFBOOK_HEADLESS", "1" if headless else "0")
+    sess, said = FakeSession(), []
+    recognizer = LiveRecognizer(DrawingCanvas(), sess, "p", "x", "keep_prob", announce=said.append)
+    return recognizer, sess, said
+
+
+def test_live_recognizer_follows_the_strokes(monkeypatch: pytest.MonkeyPatch) -> None:
+    recognizer, sess, said = live(monkeypatch, headless=False)
+    assert said == [] and recognizer.canvas.strokes == []
+    with pytest.raises(EmptyDrawing, match="draw a digit"):
+        recognizer.image  # noqa: B018
+    assert "draw one digit" in recognizer.panel.value and sess.images == []
+
+    recognizer.canvas.set_state({"strokes": [[[140, 40], [130, 240]]]})  # the browser sends a stroke
+    image = recognizer.image
+    assert image.shape == (784,) and image.dtype == np.float32
+    assert np.array_equal(sess.images[-1], image)
+    assert recognizer.probabilities is not None and recognizer.probabilities.shape == (10,)
+    assert "prediction: <b>" in recognizer.panel.value and "data:image/png;base64," in recognizer.panel.value
+
+    recognizer.canvas.set_state({"strokes": [[[140, 40], [130, 240]], [[100, 100], [180, 100]]]})
+    assert not np.array_equal(recognizer.image, image)  # updated without re-running a cell
+
+    recognizer.canvas.clear()  # the Clear button
+    with pytest.raises(EmptyDrawing):
+        recognizer.image  # noqa: B018
+    assert "draw one digit" in recognizer.panel.value
+
+
+def test_headless_run_uses_the_sample_digit(monkeypatch: pytest.MonkeyPatch) -> None:
+    recognizer, sess, said = live(monkeypatch, headless=True)
+    assert recognizer.canvas.strokes == SAMPLE_STROKES
+    assert len(said) == 1 and "sample" in said[0]
+    assert recognizer.image.shape == (784,)
+
+
+def test_display_falls_back_to_a_sentence() -> None:
+    recognizer = LiveRecognizer(DrawingCanvas(), FakeSession(), "p", "x", "keep_prob", announce=lambda _: None)
+    bundle = recognizer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/plain"].startswith("Drawing canvas")
+
+
+# -- the widget's JavaScript ------------------------------------------------------------------
+
+NODE = shutil.which("node")
+needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
+
+# A minimal DOM and widget model: enough to run render() and push pointer events through it.
+HARNESS = r"""
+import widget from "./canvas.mjs";
+const saved = [];
+const listeners = {};
+const attrs = { strokes: [], size: 280, pen_width: 20, sync_interval_ms: 100 };
+const model = {
+  get: (k) => attrs[k],
+  set: (k, v) => { attrs[k] = v; },
+  save_changes: () => saved.push(JSON.parse(JSON.stringify(attrs.strokes))),
+  on: (name, f) => { listeners[name] = f; },
+  off: (name) => { delete listeners[name]; },
+};
+const calls = { strokes: 0, capture: 0 };
+function element(tag) {
+  const handlers = {};
+  return {
+    tag, style: {}, children: [], width: 300, height: 150, handlers,
+    append(...c) { this.children.push(...c); },
+    addEventListener(name, f) { handlers[name] = f; },
+    setPointerCapture() { calls.capture++; },
+    getBoundingClientRect: () => ({ left: 10, top: 20, width: 560, height: 560 }),  // zoomed 2x
+    getContext: () => new Proxy({}, {
+      get: (t, k) => (k === "stroke" ? () => calls.strokes++ : t[k] ?? (() => {})),
+      set: (t, k, v) => { t[k] = v; return true; },
+    }),
+  };
+}
+globalThis.window = { devicePixelRatio: 2, addEventListener() {}, removeEventListener() {} };
+globalThis.document = { createElement: element };
+const el = element("div");
+const cleanup = widget.render({ model, el });
+const [root] = el.children;
+const [canvas, button] = root.children;
+const ev = (x, y, extra = {}) => ({
+  pointerId: 7, pointerType: "mouse", button: 0, clientX: x, clientY: y, preventDefault() {}, ...extra,
+});
+canvas.handlers.pointerdown(ev(110, 120));
+for (let k = 1; k <= 20; k++) canvas.handlers.pointermove(ev(110 + 10 * k, 120 + 5 * k));
+canvas.handlers.pointermove(ev(2000, -50, { pointerId: 8 }));  // another finger: ignored
+canvas.handlers.pointerup(ev(310, 220));
+const afterStroke = saved.length;
+canvas.handlers.pointerdown(ev(50, 50, { button: 2 }));  // right button: no stroke
+button.handlers.click();
+await new Promise((r) => setTimeout(r, 150));
+attrs.strokes = [[[1, 2], [3, 4]]];
+listeners["change:strokes"]();  // the kernel sets strokes
+cleanup();
+console.log(JSON.stringify({
+  backing: [canvas.width, canvas.height], css: canvas.style.width, button: button.textContent,
+  stroke: saved[afterStroke - 1], syncs: afterStroke, last: saved[saved.length - 1],
+  capture: calls.capture, drawn: calls.strokes, listeners: Object.keys(listeners),
+}));
+"""
+
+
+def _esm_file(tmp_path) -> str:
+    path = tmp_path / "canvas.mjs"
+    path.write_text(DrawingCanvas._esm, encoding="utf-8")
+    return str(path)
+
+
+@needs_node
+def test_widget_javascript_is_valid(tmp_path) -> None:
+    result = subprocess.run([NODE, "--check", _esm_file(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@needs_node
+def test_widget_javascript_sends_the_stroke(tmp_path) -> None:
+    _esm_file(tmp_path)
+    (tmp_path / "harness.mjs").write_text(HARNESS, encoding="utf-8")
+    result = subprocess.run([NODE, "harness.mjs"], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["backing"] == [560, 560] and out["css"] == "280px"  # sharp on a 2x screen
+    assert out["button"] == "Clear" and out["capture"] == 1
+    stroke = out["stroke"][0]
+    assert len(out["stroke"]) == 1  # one stroke; the right click and the other finger drew nothing
+    assert stroke[0] == [50, 50]  # client (110, 120) on a page zoomed 2x -> canvas (50, 50)
+    assert stroke[-1] == [150, 100] and len(stroke) == 21
+    assert out["syncs"] >= 1  # sent at pointer-up at the latest
+    assert out["last"] == []  # Clear sent an empty canvas
+    assert out["drawn"] > 20 and out["listeners"] == []

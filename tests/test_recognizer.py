@@ -1,0 +1,198 @@
+"""recognizer.py: drawings become MNIST-like 28x28 images, and the lecture's
+CNN reads digits drawn on the canvas, however big, small, off-centre or bold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tfbook_utils  # noqa: F401  (quiet TensorFlow)
+from tfbook_utils.canvas import render
+from tfbook_utils.errors import TfbookError
+from tfbook_utils.paths import CHECKPOINT_DIR
+from tfbook_utils.recognizer import CENTRE, EmptyDrawing, predict, preprocess
+
+CANVAS = 280
+
+
+def _arc(cx: float, cy: float, rx: float, ry: float, start: float, stop: float) -> np.ndarray:
+    t = np.radians(np.linspace(start, stop, 40))
+    return np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], axis=1)
+
+
+# Digits as pen strokes in a unit square (x to the right, y down).
+DIGITS: dict[int, list[np.ndarray]] = {
+    1: [np.array([[0.60, 0.0], [0.40, 1.0]])],
+    7: [np.array([[0.0, 0.04], [1.0, 0.0], [0.38, 1.0]])],
+    0: [_arc(0.5, 0.5, 0.36, 0.5, -100, 265)],
+    3: [np.concatenate([_arc(0.5, 0.25, 0.42, 0.25, 200, 450), _arc(0.5, 0.74, 0.45, 0.26, 272, 520)])],
+}
+
+# Where and how big a student might draw on the 280-pixel canvas, and with which pen.
+VARIANTS: dict[str, dict[str, float]] = {
+    "normal": dict(left=60, top=60, size=160, pen=20.0),
+    "off-centre": dict(left=12, top=14, size=110, pen=20.0),
+    "too large": dict(left=3, top=3, size=274, pen=20.0),
+    "too small": dict(left=150, top=170, size=70, pen=20.0),
+    "thick": dict(left=60, top=60, size=160, pen=44.0),
+}
+
+
+def _densify(points: np.ndarray, step: float = 3.0) -> np.ndarray:
+    """Points every few pixels along the polyline, as a browser sends them."""
+    out = [points[0]]
+    for a, b in zip(points[:-1], points[1:], strict=True):
+        n = max(1, int(np.ceil(np.hypot(*(b - a)) / step)))
+        out += [a + (b - a) * k / n for k in range(1, n + 1)]
+    return np.array(out)
+
+
+def draw(digit: int, variant: str) -> np.ndarray:
+    """The digit drawn on the canvas, rendered at full canvas resolution."""
+    v = VARIANTS[variant]
+    strokes = [_densify(s * v["size"] + [v["left"], v["top"]]) for s in DIGITS[digit]]
+    return render(strokes, CANVAS, v["pen"])
+
+
+def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
+    image = image.reshape(28, 28)
+    index = np.arange(28)
+    return float(image.sum(axis=1) @ index / image.sum()), float(image.sum(axis=0) @ index / image.sum())
+
+
+def ink_box(image: np.ndarray) -> tuple[int, int]:
+    """Height and width of the pixels with any ink."""
+    image = image.reshape(28, 28)
+    rows = np.flatnonzero(image.max(axis=1) > 0)
+    cols = np.flatnonzero(image.max(axis=0) > 0)
+    return rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+
+
+def test_output_is_an_mnist_vector() -> None:
+    image = preprocess(draw(7, "normal"))
+    assert image.shape == (784,) and image.dtype == np.float32
+    assert image.min() >= 0.0 and image.max() == pytest.approx(1.0)
+
+
+def test_bounding_box_is_scaled_into_20x20_keeping_the_aspect_ratio() -> None:
+    # A solid 40 x 20 block (small enough to keep its pen width) far off-centre.
+    drawing = np.zeros((100, 100))
+    drawing[5:45, 70:90] = 1.0
+    image = preprocess(drawing).reshape(28, 28)
+    assert centre_of_mass(image) == pytest.approx((CENTRE, CENTRE), abs=1e-6)
+    # 20 x 10 pixels of area (area-averaging keeps the ink exactly) ...
+    assert image.sum() == pytest.approx(200.0, abs=1e-6)
+    # ... covering 20 rows and 10 columns (21 and 11 at most when not on the pixel grid)
+    height, width = ink_box(image)
+    assert height in (20, 21) and width in (10, 11)
+    assert (image > 0.99).sum() >= 19 * 9
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("digit", list(DIGITS))
+def test_centre_of_mass_is_at_14_14_and_digit_fits_the_box(digit: int, variant: str) -> None:
+    image = preprocess(draw(digit, variant)).reshape(28, 28)
+    cy, cx = centre_of_mass(image)
+    # exactly at the centre, unless that would push the 20x20 box out of the field
+    # (a top-heavy 7): then it stops at the edge
+    assert abs(cy - CENTRE) < 0.05 or (abs(cy - CENTRE) < 0.5 and image[[0, -1], :].max() > 0)
+    assert abs(cx - CENTRE) < 0.05 or (abs(cx - CENTRE) < 0.5 and image[:, [0, -1]].max() > 0)
+    assert max(ink_box(image)) in (20, 21, 22)  # 20 plus the grey fringe
+
+
+@pytest.mark.parametrize("digit", list(DIGITS))
+def test_size_position_and_pen_hardly_change_the_28x28(digit: int) -> None:
+    normal = preprocess(draw(digit, "normal"))
+    for variant in VARIANTS:
+        other = preprocess(draw(digit, variant))
+        assert np.corrcoef(normal, other)[0, 1] > 0.9, variant
+        assert np.abs(normal - other).mean() < 0.06, variant
+
+
+def test_pen_width_becomes_mnist_like() -> None:
+    """About 2.2 pixels of stroke in 28x28, as in MNIST, from any pen."""
+
+    def stroke_width(image: np.ndarray) -> float:
+        image = np.pad(image.reshape(28, 28), 1)
+        perimeter = np.hypot(np.diff(image, axis=0)[:, 1:], np.diff(image, axis=1)[1:, :]).sum()
+        return 2 * image.sum() / perimeter
+
+    for variant in VARIANTS:
+        assert 1.8 < stroke_width(preprocess(draw(0, variant))) < 2.7, variant
+
+
+def test_mnist_digits_pass_through_nearly_unchanged() -> None:
+    from tfbook_utils.mnist import read_data_sets
+
+    images = read_data_sets(one_hot=True).test.images[:200]
+    similarity = [np.corrcoef(preprocess(im.reshape(28, 28)), im)[0, 1] for im in images]
+    assert np.median(similarity) > 0.95
+
+
+def test_empty_drawing_says_so() -> None:
+    for drawing in (np.zeros((280, 280)), np.full((280, 280), 0.01)):
+        with pytest.raises(EmptyDrawing) as caught:
+            preprocess(drawing)
+        assert isinstance(caught.value, TfbookError)
+        assert caught.value._render_traceback_() == [f"EmptyDrawing: {caught.value}"]
+        assert "draw" in str(caught.value)
+
+
+def test_a_single_dot_is_not_empty() -> None:
+    dot = render([np.array([[140.0, 140.0]])], CANVAS, 20.0)
+    image = preprocess(dot)
+    assert image.max() == pytest.approx(1.0)
+
+
+def test_rejects_what_is_not_an_image() -> None:
+    with pytest.raises(ValueError):
+        preprocess(np.ones(784))
+
+
+# -- the lecture's CNN (CNN-03 ... CNN-05) reading drawn digits ---------------------------------
+
+CNN_CHECKPOINT = CHECKPOINT_DIR / "cnn_session-20000.index"
+
+
+@pytest.fixture(scope="module")
+def cnn(tmp_path_factory: pytest.TempPathFactory):
+    """The lecture's CNN graph with the shipped checkpoint restored."""
+    if not CNN_CHECKPOINT.is_file():
+        pytest.skip("checkpoints/cnn_session-20000 is not shipped yet (tfbook.py ship-checkpoints makes it)")
+    import os
+
+    import tensorflow.compat.v1 as tf
+
+    from tests.lecture_models import cnn_graph
+    from tfbook_utils import checkpoints
+
+    graph = tf.Graph()
+    with graph.as_default():
+        model = cnn_graph()
+    sess = tf.Session(graph=graph)
+    here = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("no_own_checkpoint"))  # use the shipped file, not a stray one
+    try:
+        checkpoints.restore(sess, "cnn_session-20000", verbose=False)
+    finally:
+        os.chdir(here)
+    yield sess, model["p"], model["x"], model["keep_prob"]
+    sess.close()
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("digit", list(DIGITS))
+def test_cnn_reads_drawn_digits(cnn, digit: int, variant: str) -> None:
+    sess, p, x, keep_prob = cnn
+    probabilities = predict(sess, p, x, keep_prob, preprocess(draw(digit, variant)))
+    assert probabilities.shape == (10,)
+    assert int(np.argmax(probabilities)) == digit, np.round(probabilities, 3)
+    assert probabilities[digit] > 0.8
+
+
+def test_cnn_reads_the_headless_sample(cnn) -> None:
+    from tfbook_utils.canvas import SAMPLE_STROKES
+
+    sess, p, x, keep_prob = cnn
+    image = preprocess(render([np.array(s) for s in SAMPLE_STROKES], CANVAS, 20.0))
+    assert int(np.argmax(predict(sess, p, x, keep_prob, image))) == 3
