@@ -208,9 +208,9 @@ def cmd_lab(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from . import benchmark
+    from benchmarks import bench
 
-    return benchmark.main(args.names)
+    return bench.main(args.names)
 
 
 def main(argv: list[str]) -> int:

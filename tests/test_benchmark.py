@@ -1,0 +1,189 @@
+"""``tfbook.py bench``: a real run in quick mode, and the report's arithmetic."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import tensorflow.compat.v1 as tf
+
+from benchmarks import bench as benchmark
+from tests import lecture_models
+
+
+def table_row(report: str, first_cell: str, exact: bool = False) -> list[str]:
+    """The cells of the markdown table row whose first cell starts with (or,
+    ``exact``, is) ``first_cell``."""
+    for line in report.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and (cells[0] == first_cell if exact else cells[0].startswith(first_cell)):
+            return cells
+    raise AssertionError(f"no table row starting with {first_cell!r} in:\n{report}")
+
+
+def number(cell: str) -> float:
+    return float(re.match(r"[-0-9.,]+", cell.replace("**", "")).group(0).replace(",", ""))
+
+
+def trainable_shapes(cells: list[str]) -> list[list[int]]:
+    with tf.Graph().as_default():
+        namespace: dict = {"tf": tf}
+        for cell in cells:
+            exec(cell, namespace)
+        return [v.shape.as_list() for v in tf.trainable_variables()]
+
+
+def test_cnn_flops_are_counted_as_documented() -> None:
+    flops = benchmark.cnn_flops(50)
+    macs = {"conv1": 627_200, "conv2": 10_035_200, "fc1": 3_211_264, "fc2": 10_240}
+    assert flops["forward"] == 50 * 2 * sum(macs.values()) == 1_388_390_400
+    # backward: weight gradients of all four layers, input gradients of all but conv1
+    assert flops["backward"] == 50 * 2 * (sum(macs.values()) + macs["conv2"] + macs["fc1"] + macs["fc2"])
+    assert flops["total"] == 4_102_451_200
+
+
+@pytest.mark.parametrize("tag", list(benchmark.MODELS))
+def test_builtin_model_cells_are_the_lecture_models(tag: str) -> None:
+    """The bench's built-in copy builds the notebook's variables (and, for MDC
+    and CNN, those of tests/lecture_models.py)."""
+    model = benchmark.MODELS[tag]
+    builtin = trainable_shapes(model.model_cells.split("---\n"))
+    assert builtin
+    expected = {"MDC": lecture_models.mdc_graph, "CNN": lecture_models.cnn_graph}.get(tag)
+    if expected is not None:
+        with tf.Graph().as_default():
+            expected()
+            assert builtin == [v.shape.as_list() for v in tf.trainable_variables()]
+    found = benchmark.notebook_cells(model)
+    if found is not None:  # cells 01 set up, 02 load MNIST, the last opens the session
+        assert trainable_shapes(found[0][2:-1]) == builtin, found[1]
+        assert "next_batch" not in "".join(found[0]), "the training loop must not be among the set-up cells"
+
+
+def fake_results(ratio_graph: float = 39.0, ratio_keras: float = 30.0) -> dict:
+    train = {
+        "model": "two-layer CNN (CNN)", "tag": "CNN", "batch": 50, "optimizer": "Adam(1e-4)", "steps_per_round": 200,
+        "rounds": 3, "graph_steps_s": [ratio_graph] * 3, "keras_steps_s": [ratio_keras] * 3,
+        "keras_whole_fit_steps_s": [ratio_keras * 0.9] * 3, "graph": ratio_graph, "keras": ratio_keras,
+        "ratio": ratio_graph / ratio_keras, "graph_rss_mb": 980.0, "keras_rss_mb": 1480.0, "source": "built-in",
+        "keras_jit_compile": False, "keras_run_eagerly": False, "keras_version": "3",
+    }
+    return {
+        "machine": {"date": "today", "cpu": "CPU", "cores": 2, "tensorflow": "2.21.0", "numpy": "2", "python": "3"},
+        "quick": False,
+        "training": [train],
+        "cnn_efficiency": {"flops_per_step": benchmark.cnn_flops(), "cnn_gflops": 160.0, "matmul_gflops": 200.0,
+                           "matmul_rounds": [200.0], "cnn_rounds": [160.0], "ratio": 0.8},
+        "load": {"first_s": 0.7, "second_s": 1.2, "next_batch_s": 3e-5, "next_batch_bytes": 158800,
+                 "next_batch_shares_memory": False, "rss_import_kb": 570000, "rss_mb": 1000.0, "import_s": 3.0},
+        "restore": [{"checkpoint": "mdc_session-4000", "shipped": False},
+                    {"checkpoint": "cnn_session-20000", "shipped": True, "seconds": 0.05, "rss_mb": 900.0}],
+        "recognizer": {"missing": "tfbook_utils.recognizer has no preprocess / predict yet"},
+        "eval": [{"tag": "CNN", "how": "as the notebook", "chunk": 2500, "seconds": 2.5, "first_s": 3.0,
+                  "rss_mb": 1400.0, "evals": 40, "steps": 20000}],
+        "errors": [],
+    }
+
+
+def test_report_rows_ratios_and_targets() -> None:
+    report = benchmark.render(fake_results())
+    cnn = table_row(report, "two-layer CNN (CNN)")
+    assert number(cnn[6]) == pytest.approx(number(cnn[4]) / number(cnn[5]), abs=0.005) == 1.3
+    assert table_row(report, "CNN training ≥ 1.25x tf.keras")[2] == "yes"
+    assert table_row(report, "CNN ≥ 75 % of the fp32 matmul rate")[1:] == ["80%", "yes"]
+    assert table_row(report, "MNIST loads < 1 s warm")[1:] == ["1.20 s", "no"]
+    assert table_row(report, "restore mdc_session-4000")[1] == "not shipped"
+    assert table_row(report, "restore cnn_session-20000")[1] == "0.05 s"
+    assert table_row(report, "recognizer: drawing → probabilities")[1] == "n/a"
+    assert "recognizer answers" not in report  # no target row without a measurement
+    # share of the CNN run spent evaluating: 40 x 2.5 s against 20,000 steps at 39 steps/s
+    assert table_row(report, "CNN", exact=True)[4] == f"{100 / (20000 / 39 + 100):.0%}"
+
+    slower = benchmark.render(fake_results(ratio_graph=33.0))
+    assert table_row(slower, "CNN training ≥ 1.25x tf.keras")[1:] == ["1.10x", "no"]
+
+    assert "machine was busy" not in report
+    busy = fake_results()
+    busy["machine"]["load_average"], busy["load_average_end"] = (3.5, 2.0, 1.0), (1.2, 2.0, 1.0)
+    assert "**The machine was busy** (1-minute load average 3.5, 1.2" in benchmark.render(busy)
+
+
+def test_profile_shares_split_overlaps_and_add_up_to_the_step() -> None:
+    shares = benchmark._shares({"conv": [(0, 10)], "adam": [(5, 15), (30, 40)], "other": []})
+    assert shares == {"conv": 7.5, "adam": 17.5, "other": 0.0, benchmark.IDLE: 15.0}
+    assert sum(shares.values()) == 40  # first op's start to last op's end
+
+
+def test_unknown_names_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="Unknown bench names"):
+        benchmark.run(["nonsense"], quick=True, out_dir=tmp_path)
+
+
+def test_a_failing_worker_is_reported_not_hung(tmp_path: Path) -> None:
+    worker = benchmark.Worker("bogus", {"kind": "bogus"}, tmp_path)
+    with pytest.raises(benchmark.WorkerError, match="unknown worker kind 'bogus'"):
+        benchmark.start_all([worker], timeout=120)
+    worker.kill()
+
+
+@pytest.fixture
+def one_checkpoint(tmp_path: Path) -> Path:
+    """A folder with an (untrained) mdc_session-4000 and no cnn_session-20000."""
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    with tf.Graph().as_default():
+        lecture_models.mdc_graph()
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            tf.train.Saver().save(sess, str(folder / "mdc_session"), global_step=4000)
+    return folder
+
+
+def test_quick_bench_measures_and_reports(tmp_path: Path, one_checkpoint: Path) -> None:
+    out = tmp_path / "bench"
+    results = benchmark.run(["CNN", "load", "profile", "restore", "recognizer"], quick=True, out_dir=out,
+                            checkpoint_dir=one_checkpoint)
+    assert results["errors"] == []
+    report = (out / "latest.md").read_text(encoding="utf-8")
+    assert json.loads((out / "latest.json").read_text(encoding="utf-8"))["training"][0]["tag"] == "CNN"
+    assert "QUICK" in report and "TensorFlow 2.21" in report and "cores" in report
+
+    (train,) = results["training"]
+    assert train["graph"] > 0 and train["keras"] > 0
+    assert train["ratio"] == pytest.approx(train["graph"] / train["keras"])
+    assert len(train["graph_steps_s"]) == len(train["keras_steps_s"]) == benchmark.ROUNDS
+    cnn = table_row(report, "two-layer CNN (CNN)")
+    assert cnn[1] == "50" and cnn[2] == "Adam(1e-4)"
+    assert number(cnn[6]) == pytest.approx(number(cnn[4]) / number(cnn[5]), rel=0.02)
+    assert all(number(c) > 200 for c in cnn[7:9]), "peak RSS of a TensorFlow process is hundreds of MB"
+
+    eff = results["cnn_efficiency"]
+    assert train["graph"] == max(train["graph_steps_s"]) and train["keras"] == max(train["keras_steps_s"])
+    assert eff["cnn_gflops"] == pytest.approx(train["graph"] * 4.1024512, rel=1e-6)
+    assert 0 < eff["ratio"] == pytest.approx(eff["cnn_gflops"] / eff["matmul_gflops"])
+    assert number(table_row(report, "**CNN / matmul**")[1]) == pytest.approx(eff["ratio"], abs=0.006)
+
+    profile = results["profile"]
+    # medians per part, so their sum is only about the median step
+    assert sum(p["share_s"] for p in profile["parts"]) == pytest.approx(profile["span_s"], rel=0.2)
+    assert profile["span_s"] <= profile["wall_s"] * 1.05
+    heavy = table_row(report, "conv2 backward (input + filter gradients)")
+    assert number(heavy[2]) > 0 and number(heavy[3]) == pytest.approx(2.01, abs=0.01)
+
+    load = results["load"]
+    assert 0 < load["second_s"] and 0 < load["first_s"] < 60
+    assert load["next_batch_bytes"] == 50 * (784 + 10) * 4 and not load["next_batch_shares_memory"]
+    assert table_row(report, "MNIST `read_data_sets`, again (warm)")[1].endswith(" s")
+
+    assert number(table_row(report, "restore mdc_session-4000")[1]) > 0
+    assert table_row(report, "restore cnn_session-20000")[1] == "not shipped"
+
+    rec = results["recognizer"]
+    if "missing" in rec:
+        assert table_row(report, "recognizer: drawing → probabilities")[1] == "n/a"
+    else:
+        assert rec["preprocess_s"] > 0 and rec["predict_s"] > 0 and rec["image_to_probabilities_s"] > 0
+        assert "random" in rec["weights"]
+        assert table_row(report, "recognizer answers < 50 ms")[2] in ("yes", "no")
