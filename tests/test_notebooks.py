@@ -29,6 +29,11 @@ MIN_QUICK_ACCURACY = {
     "MNIST dynamic filter classification with TensorBoard": 0.80,
     "MNIST double layer CNN classification": 0.50,
     "Maximum likelihood estimation example": 0.75,
+    "MNIST batch normalization CNN": 0.90,
+    "Vanishing gradients": 0.75,  # the ReLU network's accuracy (the sigmoid one stays at chance)
+    "Optimizer comparison": 0.85,
+    "Overfitting and regularization": 0.70,
+    "Graph mode and tf.keras": 0.85,
 }
 
 NOTEBOOKS = lecture.notebooks()

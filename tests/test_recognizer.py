@@ -157,8 +157,7 @@ CNN_CHECKPOINT = CHECKPOINT_DIR / "cnn_session-20000.index"
 @pytest.fixture(scope="module")
 def cnn(tmp_path_factory: pytest.TempPathFactory):
     """The lecture's CNN graph with the shipped checkpoint restored."""
-    if not CNN_CHECKPOINT.is_file():
-        pytest.skip("checkpoints/cnn_session-20000 is not shipped yet (tfbook.py ship-checkpoints makes it)")
+    assert CNN_CHECKPOINT.is_file(), "checkpoints/cnn_session-20000 is missing: `git checkout checkpoints`"
     import os
 
     import tensorflow.compat.v1 as tf
@@ -196,3 +195,41 @@ def test_cnn_reads_the_headless_sample(cnn) -> None:
     sess, p, x, keep_prob = cnn
     image = preprocess(render([np.array(s) for s in SAMPLE_STROKES], CANVAS, 20.0))
     assert int(np.argmax(predict(sess, p, x, keep_prob, image))) == 3
+
+
+# -- Chapter06's batch-norm CNN, rebuilt from its saved graph: the recognizer's one-line switch ---------
+
+
+@pytest.fixture(scope="module")
+def bnc(tmp_path_factory: pytest.TempPathFactory):
+    import os
+
+    from tfbook_utils import checkpoints
+
+    here = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("no_own_bnc_checkpoint"))  # the shipped file, not a stray one
+    try:
+        sess, p, x, keep_prob = checkpoints.load_model("bnc_session-10000", verbose=False)
+    finally:
+        os.chdir(here)
+    yield sess, p, x, keep_prob
+    sess.close()
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("digit", list(DIGITS))
+def test_batch_norm_cnn_reads_drawn_digits(bnc, digit: int, variant: str) -> None:
+    sess, p, x, keep_prob = bnc
+    probabilities = predict(sess, p, x, keep_prob, preprocess(draw(digit, variant)))
+    assert int(np.argmax(probabilities)) == digit, np.round(probabilities, 3)
+
+
+def test_live_recognizer_switches_to_the_batch_norm_cnn_in_one_line(tmp_path, monkeypatch) -> None:
+    from tfbook_utils.canvas import DrawingCanvas
+    from tfbook_utils.recognizer import LiveRecognizer
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TFBOOK_HEADLESS", "1")  # no browser: the sample 3 is drawn
+    live = LiveRecognizer.from_checkpoint(DrawingCanvas(), "bnc_session-10000")
+    assert int(np.argmax(live.probabilities)) == 3
+    assert "prediction: <b>3</b>" in live.panel.value

@@ -67,17 +67,25 @@ def _checkpoint_variables(path: Path) -> list[tuple[str, list[int]]]:
     return sorted(variables, key=lambda item: _creation_order(item[0]))
 
 
+def _model_variables() -> list[tf.Variable]:
+    """What a trained model consists of, in creation order: its trainable
+    variables plus batch normalisation's moving averages (Chapter06), which
+    are not trained by the optimizer but are needed to predict."""
+    wanted = {v.op.name for v in tf.trainable_variables() + tf.moving_average_variables()}
+    return [v for v in tf.global_variables() if v.op.name in wanted]
+
+
 def restore(sess: tf.Session, name: str, verbose: bool = True) -> Path:
     """Restore checkpoint ``name`` into the newest model of the session's graph.
 
-    The graph's trainable variables (newest last) are paired with the
+    The graph's model variables (newest last) are paired with the
     file's variables (in creation order); both lists are aligned at their
     ends, so a model cell that ran twice restores into the copy in use.
     """
     path = find_checkpoint(name)
     saved = _checkpoint_variables(path)
     with sess.graph.as_default():
-        model = tf.trainable_variables()
+        model = _model_variables()
     count = min(len(saved), len(model))
     if count == 0:
         raise CheckpointError("The graph has no variables yet: run the model cells before restoring.")
@@ -104,6 +112,36 @@ def restore(sess: tf.Session, name: str, verbose: bool = True) -> Path:
         whose = "your own checkpoint" if path.parent == Path.cwd() else "the shipped checkpoint"
         print(f"Restored {whose}: {display_path(path)}")
     return path
+
+
+def load_model(name: str, verbose: bool = True) -> tuple[tf.Session, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """A trained network without its notebook's code: the graph saved beside
+    checkpoint ``name`` (its ``.meta`` file) imported into a graph of its own,
+    with the parameters restored.  Returns ``(sess, p, x, keep_prob)``; the
+    network must name those tensors 'p', 'x' and 'keep_prob' (Chapter06 does)."""
+    path = find_checkpoint(name)
+    meta = Path(str(path) + ".meta")
+    if not meta.is_file():
+        raise CheckpointError(
+            f"{display_path(path)} has no graph file ({meta.name}) to rebuild the network from. "
+            "Run the notebook that trains it to save one, or restore the shipped files with `git checkout checkpoints`."
+        )
+    graph = tf.Graph()
+    with graph.as_default():
+        try:
+            saver = tf.train.import_meta_graph(str(meta))
+            sess = tf.Session(graph=graph)
+            saver.restore(sess, str(path))
+            p, x, keep_prob = (graph.get_tensor_by_name(f"{n}:0") for n in ("p", "x", "keep_prob"))
+        except Exception as error:  # TensorFlow raises several types for bad or unfitting files
+            raise CheckpointError(
+                f"The network cannot be rebuilt from {display_path(meta)} ({type(error).__name__}). "
+                "Run the notebook that trains it again, or restore the shipped files with `git checkout checkpoints`."
+            ) from None
+    if verbose:
+        whose = "your own checkpoint" if path.parent == Path.cwd() else "the shipped checkpoint"
+        print(f"Loaded the network and {whose}: {display_path(path)}")
+    return sess, p, x, keep_prob
 
 
 def file_sha256(path: Path) -> str:

@@ -55,6 +55,9 @@ LECTURE_ORDER = [
     "MNIST dynamic filter classification", "MNIST dynamic filter classification with TensorBoard",
     "MNIST dynamic filter result",
     "MNIST double layer CNN classification", "Handwriting recognizer", "CIFAR-10 dataset samples",
+    # Chapter06 (beyond the lecture), in teaching order
+    "Vanishing gradients", "Optimizer comparison", "Overfitting and regularization",
+    "MNIST batch normalization CNN", "Graph mode and tf.keras",
 ]
 
 

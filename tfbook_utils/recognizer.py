@@ -217,6 +217,15 @@ class LiveRecognizer:
             self.probabilities = self._predict(self._image)
         self.panel.value = panel_html(self._image, self.probabilities)
 
+    @classmethod
+    def from_checkpoint(cls, canvas, name: str) -> LiveRecognizer:
+        """A recognizer that uses another trained network, rebuilt from the
+        files of checkpoint ``name`` (for example Chapter06's
+        ``'bnc_session-10000'``) instead of the graph built in the notebook."""
+        from .checkpoints import load_model
+
+        return cls(canvas, *load_model(name))
+
     @property
     def image(self) -> np.ndarray:
         """The 784 values of the current drawing (``EmptyDrawing`` if none)."""
