@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -308,8 +309,10 @@ def error_outputs(panel: Locator) -> list[str]:
 
 
 def code_cell(panel: Locator, tag: str) -> Locator:
-    """The code cell right after the markdown cell that holds **[tag]**."""
-    markdown = panel.locator(".jp-MarkdownCell", has_text=f"[{tag}]").first
+    """The code cell right after the markdown cell tagged **[tag]** (the bold
+    tag itself, not a mention of it in another cell's text)."""
+    bold_tag = panel.page.locator("strong", has_text=re.compile(rf"^\[{re.escape(tag)}\]$"))
+    markdown = panel.locator(".jp-MarkdownCell", has=bold_tag).first
     return markdown.locator("xpath=following-sibling::div[contains(@class, 'jp-CodeCell')][1]")
 
 
