@@ -670,10 +670,13 @@ def _worker_profile(spec: dict, model: Model) -> None:
                     busy += end - reach
                     reach = end
             parts[name].append(busy / 1e6)
-    _send({"wall_s": statistics.median(walls), "span_s": statistics.median(spans),
-           "parts": [{"part": name, "seconds": statistics.median(parts[name]), "flops": flops,
-                      "share_s": statistics.median(shares[name])} for name, _, flops in PROFILE_PARTS]
-           + [{"part": IDLE, "seconds": 0.0, "flops": 0, "share_s": statistics.median(shares[IDLE])}]})
+    # Report one real step, the one with the median span, so that its parts add up to its span
+    # (medians taken part by part do not, on a busy machine).
+    step = sorted(range(len(spans)), key=spans.__getitem__)[(len(spans) - 1) // 2]
+    _send({"wall_s": statistics.median(walls), "span_s": spans[step],
+           "parts": [{"part": name, "seconds": parts[name][step], "flops": flops,
+                      "share_s": shares[name][step]} for name, _, flops in PROFILE_PARTS]
+           + [{"part": IDLE, "seconds": 0.0, "flops": 0, "share_s": shares[IDLE][step]}]})
 
 
 def _shares(intervals: dict[str, list[tuple[int, int]]]) -> dict[str, float]:
@@ -1161,8 +1164,9 @@ def render(results: dict) -> str:
             lines.append(f"| {r['part']} | {r['share_s'] * 1000:.1f} | {busy} | {gflop} | {rate} |")
         lines += [
             "",
-            f"Medians over traced steps: the step took {prof['wall_s'] * 1000:.1f} ms as `sess.run` saw it, "
-            f"{prof['span_s'] * 1000:.1f} ms from the first op's start to the last op's end. TensorFlow runs "
+            f"Traced steps took {prof['wall_s'] * 1000:.1f} ms (median) as `sess.run` saw them. The table is the "
+            f"traced step with the median span: {prof['span_s'] * 1000:.1f} ms from its first op's start to its "
+            "last op's end. TensorFlow runs "
             "independent ops side by side: 'busy' is the union of a part's op intervals (parts overlap, so these "
             "add up to more than the step), 'share' splits every moment equally among the parts running then "
             "(these add up to the step). An op's interval includes waiting for the thread pool. Tracing slows "
