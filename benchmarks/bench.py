@@ -42,6 +42,7 @@ import statistics
 import subprocess
 import sys
 import time
+import tracemalloc
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -493,7 +494,7 @@ def _worker_matmul(spec: dict) -> None:
 def _worker_load(spec: dict) -> None:
     import numpy as np
 
-    from tfbook_utils.mnist import read_data_sets
+    from tfbook_utils.mnist import DataSet, read_data_sets
 
     rss_import = _rss_kb()
     _send({"ready": True})
@@ -510,15 +511,63 @@ def _worker_load(spec: dict) -> None:
     # next_batch: what one call costs, and whether it copies only its rows
     np.random.seed(0)
     batch = mnist.train.next_batch(50)
-    calls = spec.get("next_batch_calls", 2000)
-    start = time.perf_counter()
-    for _ in range(calls):
-        batch = mnist.train.next_batch(50)
-    per_call = (time.perf_counter() - start) / calls
     copied = sum(a.nbytes for a in batch)
     shares = any(np.shares_memory(a, mnist.train.images) for a in batch)
-    _send({"first_s": first, "second_s": second, "next_batch_s": per_call, "next_batch_bytes": copied,
-           "next_batch_shares_memory": bool(shares), "rss_import_kb": rss_import})
+    # ours against TF 1.x's algorithm (the "before"), each on a fresh data set
+    # over the same calls: time first, then memory (tracemalloc slows numpy)
+    calls = spec.get("next_batch_calls", 2200)
+    feeding = {}
+    for name, make in (("ours", DataSet), ("tf1", TF1StyleDataSet)):
+        data = make(mnist.train.images, mnist.train.labels)
+        start = time.perf_counter()
+        for _ in range(calls):
+            data.next_batch(50)
+        seconds = (time.perf_counter() - start) / calls
+        data = make(mnist.train.images, mnist.train.labels)
+        tracemalloc.start()
+        for _ in range(calls):
+            data.next_batch(50)
+        extra = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        feeding[name] = {"seconds": seconds, "extra_bytes": extra}
+    _send({"first_s": first, "second_s": second, "next_batch_s": feeding["ours"]["seconds"],
+           "next_batch_bytes": copied, "next_batch_shares_memory": bool(shares), "rss_import_kb": rss_import,
+           "next_batch_calls": calls, "next_batch_extra_bytes": feeding["ours"]["extra_bytes"],
+           "tf1_next_batch_s": feeding["tf1"]["seconds"], "tf1_next_batch_extra_bytes": feeding["tf1"]["extra_bytes"]})
+
+
+class TF1StyleDataSet:
+    """The "before" of ``next_batch``: TF 1.x's algorithm, for comparison only.
+    At every epoch's start it stores a shuffled copy of all the images and
+    labels (172 MB for MNIST's training set) and then hands out slices of it."""
+
+    def __init__(self, images, labels) -> None:  # noqa: ANN001 (numpy arrays)
+        import numpy as np
+
+        self._np = np
+        self._images, self._labels = images, labels
+        self._index_in_epoch = 0
+        self._epochs_completed = 0
+
+    def _shuffled_copy(self) -> None:
+        perm = self._np.arange(len(self._images))
+        self._np.random.shuffle(perm)
+        self._images, self._labels = self._images[perm], self._labels[perm]
+
+    def next_batch(self, batch_size: int):  # noqa: ANN201
+        start = self._index_in_epoch
+        if self._epochs_completed == 0 and start == 0:
+            self._shuffled_copy()
+        if start + batch_size <= len(self._images):
+            self._index_in_epoch = start + batch_size
+            return self._images[start:self._index_in_epoch], self._labels[start:self._index_in_epoch]
+        self._epochs_completed += 1
+        rest_images, rest_labels = self._images[start:], self._labels[start:]
+        self._shuffled_copy()
+        self._index_in_epoch = batch_size - len(rest_images)
+        end = self._index_in_epoch
+        return (self._np.concatenate([rest_images, self._images[:end]]),
+                self._np.concatenate([rest_labels, self._labels[:end]]))
 
 
 def _worker_eval(spec: dict, model: Model) -> None:
@@ -929,7 +978,7 @@ class Bench:
         self.results["settings_steps"] = n
 
     def load(self) -> None:
-        w = Worker("load", {"kind": "load", "next_batch_calls": 200 if self.quick else 2000}, self.log_dir)
+        w = Worker("load", {"kind": "load", "next_batch_calls": 200 if self.quick else 2200}, self.log_dir)
 
         def body() -> None:
             w.results.append(w.command(op="load"))
@@ -1201,7 +1250,12 @@ def render(results: dict) -> str:
             "3 calls |",
             f"| `mnist.train.next_batch(50)` | {load['next_batch_s'] * 1e6:.0f} µs | | copies "
             f"{load['next_batch_bytes'] / 1024:.0f} KiB (the batch's rows only; shares memory with the "
-            f"data set: {'yes' if load['next_batch_shares_memory'] else 'no'}) |",
+            f"data set: {'yes' if load['next_batch_shares_memory'] else 'no'}); at most "
+            f"{load['next_batch_extra_bytes'] / 2**20:.1f} MB allocated at once; mean of "
+            f"{load['next_batch_calls']:,} calls |",
+            f"| the same with TF 1.x's `next_batch` algorithm (before) | {load['tf1_next_batch_s'] * 1e6:.0f} µs | "
+            f"| a shuffled copy of all 55,000 images at every epoch's start: at most "
+            f"{load['tf1_next_batch_extra_bytes'] / 2**20:.1f} MB allocated at once; same calls |",
         ]
     for r in results.get("restore", []):
         if not r["shipped"]:

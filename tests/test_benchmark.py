@@ -77,7 +77,9 @@ def fake_results(ratio_graph: float = 39.0, ratio_keras: float = 30.0) -> dict:
         "cnn_efficiency": {"flops_per_step": benchmark.cnn_flops(), "cnn_gflops": 160.0, "matmul_gflops": 200.0,
                            "matmul_rounds": [200.0], "cnn_rounds": [160.0], "ratio": 0.8},
         "load": {"first_s": 0.7, "second_s": 1.2, "next_batch_s": 3e-5, "next_batch_bytes": 158800,
-                 "next_batch_shares_memory": False, "rss_import_kb": 570000, "rss_mb": 1000.0, "import_s": 3.0},
+                 "next_batch_shares_memory": False, "rss_import_kb": 570000,
+                 "next_batch_calls": 2200, "next_batch_extra_bytes": 400000, "tf1_next_batch_s": 9e-5,
+                 "tf1_next_batch_extra_bytes": 180000000, "rss_mb": 1000.0, "import_s": 3.0},
         "restore": [{"checkpoint": "mdc_session-4000", "shipped": False},
                     {"checkpoint": "cnn_session-20000", "shipped": True, "seconds": 0.05, "rss_mb": 900.0}],
         "recognizer": {"missing": "tfbook_utils.recognizer has no preprocess / predict yet"},
@@ -179,6 +181,8 @@ def test_quick_bench_measures_and_reports(tmp_path: Path, one_checkpoint: Path) 
     load = results["load"]
     assert 0 < load["second_s"] and 0 < load["first_s"] < 60
     assert load["next_batch_bytes"] == 50 * (784 + 10) * 4 and not load["next_batch_shares_memory"]
+    # the "before": TF 1.x copies the whole training set (55,000 x (784 + 10) float32) to shuffle it
+    assert load["tf1_next_batch_extra_bytes"] >= 55000 * (784 + 10) * 4 > 100 * load["next_batch_extra_bytes"]
     assert table_row(report, "MNIST `read_data_sets`, again (warm)")[1].endswith(" s")
 
     assert number(table_row(report, "restore mdc_session-4000")[1]) > 0
