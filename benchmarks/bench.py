@@ -719,13 +719,12 @@ def _worker_profile(spec: dict, model: Model) -> None:
                     busy += end - reach
                     reach = end
             parts[name].append(busy / 1e6)
-    # Report one real step, the one with the median span, so that its parts add up to its span
-    # (medians taken part by part do not, on a busy machine).
-    step = sorted(range(len(spans)), key=spans.__getitem__)[(len(spans) - 1) // 2]
-    _send({"wall_s": statistics.median(walls), "span_s": spans[step],
-           "parts": [{"part": name, "seconds": parts[name][step], "flops": flops,
-                      "share_s": shares[name][step]} for name, _, flops in PROFILE_PARTS]
-           + [{"part": IDLE, "seconds": 0.0, "flops": 0, "share_s": shares[IDLE][step]}]})
+    # Means, not medians: where the time goes is total time over steps, and means of the
+    # shares add up to the mean span (medians taken part by part do not, on a busy machine).
+    _send({"wall_s": statistics.fmean(walls), "span_s": statistics.fmean(spans), "steps": len(spans),
+           "parts": [{"part": name, "seconds": statistics.fmean(parts[name]), "flops": flops,
+                      "share_s": statistics.fmean(shares[name])} for name, _, flops in PROFILE_PARTS]
+           + [{"part": IDLE, "seconds": 0.0, "flops": 0, "share_s": statistics.fmean(shares[IDLE])}]})
 
 
 def _shares(intervals: dict[str, list[tuple[int, int]]]) -> dict[str, float]:
@@ -1064,8 +1063,12 @@ SETTINGS_VARIANTS: list[tuple[str, dict, dict]] = [
     ("TF_NUM_INTRAOP_THREADS=1", {"TF_NUM_INTRAOP_THREADS": "1"}, {}),
     ("TF_ENABLE_ONEDNN_OPTS=0 (Eigen kernels)", {"TF_ENABLE_ONEDNN_OPTS": "0"}, {}),
     ("XLA auto-clustering (TF_XLA_FLAGS)", {"TF_XLA_FLAGS": "--tf_xla_auto_jit=2 --tf_xla_cpu_global_jit"}, {}),
+    ("TF_ONEDNN_USE_SYSTEM_ALLOCATOR=1 (malloc instead of TF's allocator)", {"TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1"},
+     {}),
     ("experiment: MatMul gradient without transpose_b (patched TF, not a setting)", {},
      {"patch_matmul_gradient": True}),
+    ("experiment: TF_SET_ONEDNN_FPMATH_MODE=BF16 (bfloat16 inside fp32 ops: changes the numbers)",
+     {"TF_SET_ONEDNN_FPMATH_MODE": "BF16"}, {}),
 ]
 
 
@@ -1213,9 +1216,9 @@ def render(results: dict) -> str:
             lines.append(f"| {r['part']} | {r['share_s'] * 1000:.1f} | {busy} | {gflop} | {rate} |")
         lines += [
             "",
-            f"Traced steps took {prof['wall_s'] * 1000:.1f} ms (median) as `sess.run` saw them. The table is the "
-            f"traced step with the median span: {prof['span_s'] * 1000:.1f} ms from its first op's start to its "
-            "last op's end. TensorFlow runs "
+            f"Means over {prof.get('steps', 'the')} traced steps: a step took {prof['span_s'] * 1000:.1f} ms from its "
+            f"first op's start to its last op's end ({prof['wall_s'] * 1000:.1f} ms as `sess.run` saw it). "
+            "TensorFlow runs "
             "independent ops side by side: 'busy' is the union of a part's op intervals (parts overlap, so these "
             "add up to more than the step), 'share' splits every moment equally among the parts running then "
             "(these add up to the step). An op's interval includes waiting for the thread pool. Tracing slows "

@@ -171,10 +171,10 @@ def test_quick_bench_measures_and_reports(tmp_path: Path, one_checkpoint: Path) 
     assert number(table_row(report, "**CNN / matmul**")[1]) == pytest.approx(eff["ratio"], abs=0.006)
 
     profile = results["profile"]
-    # one traced step is reported, so its shares (idle time included) account for all of its span
+    # means over the traced steps, so the shares (idle time included) account for all of the mean span
     assert sum(p["share_s"] for p in profile["parts"]) == pytest.approx(profile["span_s"], rel=1e-3)
     assert all(p["share_s"] <= p["seconds"] + 1e-9 for p in profile["parts"] if p["part"] != benchmark.IDLE)
-    assert profile["span_s"] <= profile["wall_s"] * 1.05
+    assert profile["span_s"] <= profile["wall_s"]
     heavy = table_row(report, "conv2 backward (input + filter gradients)")
     assert number(heavy[2]) > 0 and number(heavy[3]) == pytest.approx(2.01, abs=0.01)
 
