@@ -195,3 +195,19 @@ def test_quick_bench_measures_and_reports(tmp_path: Path, one_checkpoint: Path) 
         assert rec["preprocess_s"] > 0 and rec["predict_s"] > 0 and rec["image_to_probabilities_s"] > 0
         assert "random" in rec["weights"]
         assert table_row(report, "recognizer answers < 50 ms")[2] in ("yes", "no")
+
+
+def test_readme_quotes_the_latest_bench_run() -> None:
+    """The README's performance table is the committed latest.json's run: same date, same rows."""
+    latest = json.loads((benchmark.BENCH_DIR / "latest.json").read_text(encoding="utf-8"))
+    readme = (benchmark.REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    performance = readme[readme.index("## Performance"):]
+    machine = latest["machine"]
+    assert f"{machine['date']}, {machine['cpu']}, {machine['cores']} cores" in performance
+    assert not latest["quick"]
+    for train in latest["training"]:
+        row = table_row(performance, next(line.split("|")[1].strip() for line in performance.splitlines()
+                                          if f"({train['tag']})" in line))
+        assert row[2:] == [f"{train['graph']:,.1f}", f"{train['keras']:,.1f}", f"{train['ratio']:.2f}"]
+    cnn = next(train for train in latest["training"] if train["tag"] == "CNN")
+    assert f"| CNN training ≥ 1.25x tf.keras | {cnn['ratio']:.2f}x |" in performance
