@@ -408,6 +408,10 @@ def _patch_matmul_gradient() -> None:
 def _worker_graph(spec: dict, model: Model) -> None:
     if spec.get("patch_matmul_gradient"):
         _patch_matmul_gradient()
+    if spec.get("legacy_variables"):
+        import tensorflow.compat.v1 as tf
+
+        tf.disable_resource_variables()  # TF 1.x's reference variables, what the lecture ran on
     ns, source = _graph_namespace(model, spec.get("use_notebook", True))
     run = compile(loop_source(model), f"<{model.tag} loop>", "exec")
     ns["steps"] = spec["warmup"]
@@ -1065,6 +1069,7 @@ SETTINGS_VARIANTS: list[tuple[str, dict, dict]] = [
     ("XLA auto-clustering (TF_XLA_FLAGS)", {"TF_XLA_FLAGS": "--tf_xla_auto_jit=2 --tf_xla_cpu_global_jit"}, {}),
     ("TF_ONEDNN_USE_SYSTEM_ALLOCATOR=1 (malloc instead of TF's allocator)", {"TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1"},
      {}),
+    ("tf.disable_resource_variables() (TF 1.x reference variables)", {}, {"legacy_variables": True}),
     ("experiment: MatMul gradient without transpose_b (patched TF, not a setting)", {},
      {"patch_matmul_gradient": True}),
     ("experiment: TF_SET_ONEDNN_FPMATH_MODE=BF16 (bfloat16 inside fp32 ops: changes the numbers)",
