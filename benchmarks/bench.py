@@ -10,8 +10,8 @@ mean little).
   ``mnist.train.next_batch``), against the same architecture, batch size,
   optimizer and number of steps in ``tf.keras`` ``model.fit`` (Keras 3, its
   defaults: a ``tf.function``, no XLA on a CPU-only machine).  The model code
-  is taken from the notebook's own cells when the notebook exists, else from
-  the built-in copy below (the table says which).  Graph mode and Keras run in
+  is the notebook's own cells, read from chapters/ (the table says which
+  notebook), so the bench measures what students run.  Graph mode and Keras run in
   separate processes and take turns, A, B, A, B, ..., so that a machine
   shared with other work slows both alike; each side's best round is
   reported (slower rounds measure the other work, as `timeit` advises).
@@ -58,133 +58,6 @@ SECTIONS = ("load", "profile", "settings", "eval", "restore", "recognizer")
 # The lecture's models, as the notebooks build them
 # ---------------------------------------------------------------------------
 
-SETUP_CELL = """\
-import tfbook_utils
-import tensorflow.compat.v1 as tf
-import numpy as np
-from tfbook_utils.mnist import read_data_sets
-
-tf.disable_eager_execution()
-tf.reset_default_graph()
-np.random.seed({seed})
-tf.set_random_seed({seed})
-"""
-LOAD_CELL = "mnist = read_data_sets(one_hot=True)\n"
-SESSION_CELL = "sess = tf.Session()\nsess.run(tf.global_variables_initializer())\n"
-
-MSE_CELLS = """\
-x = tf.placeholder(tf.float32, [None, 784])
-w = tf.Variable(tf.zeros([784, 10]))
-w0 = tf.Variable(tf.zeros([10]))
-f = tf.matmul(x, w) + w0
-p = tf.nn.softmax(f)
----
-t = tf.placeholder(tf.float32, [None, 10])
-loss = -tf.reduce_sum(t * tf.log(p))
-train_step = tf.train.AdamOptimizer().minimize(loss)
----
-correct_prediction = tf.equal(tf.argmax(p, 1), tf.argmax(t, 1))
-accuracy = tf.reduce_mean(tf.cast(correct_prediction, tf.float32))
-"""
-
-MSL_CELLS = """\
-num_units = 1024
-
-x = tf.placeholder(tf.float32, [None, 784])
-
-w1 = tf.Variable(tf.truncated_normal([784, num_units]))
-b1 = tf.Variable(tf.zeros([1, num_units]))
-hidden1 = tf.nn.relu(tf.matmul(x, w1) + b1)
-
-w0 = tf.Variable(tf.zeros([num_units, 10]))
-b0 = tf.Variable(tf.zeros([10]))
-p = tf.nn.softmax(tf.matmul(hidden1, w0) + b0)
----
-t = tf.placeholder(tf.float32, [None, 10])
-loss = -tf.reduce_sum(t * tf.log(p))
-train_step = tf.train.AdamOptimizer().minimize(loss)
-correct_prediction = tf.equal(tf.argmax(p, 1), tf.argmax(t, 1))
-accuracy = tf.reduce_mean(tf.cast(correct_prediction, tf.float32))
-"""
-
-MDC_CELLS = """\
-num_filters = 16
-
-x = tf.placeholder(tf.float32, [None, 784])
-x_image = tf.reshape(x, [-1, 28, 28, 1])
-
-W_conv = tf.Variable(tf.truncated_normal([5, 5, 1, num_filters], stddev=0.1))
-h_conv = tf.nn.conv2d(x_image, W_conv, strides=[1, 1, 1, 1], padding='SAME')
-h_pool = tf.nn.max_pool(h_conv, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding='SAME')
----
-h_pool_flat = tf.reshape(h_pool, [-1, 14 * 14 * num_filters])
-
-num_units1 = 14 * 14 * num_filters
-num_units2 = 1024
-
-w2 = tf.Variable(tf.truncated_normal([num_units1, num_units2]))
-b2 = tf.Variable(tf.zeros([num_units2]))
-hidden2 = tf.nn.relu(tf.matmul(h_pool_flat, w2) + b2)
-
-w0 = tf.Variable(tf.zeros([num_units2, 10]))
-b0 = tf.Variable(tf.zeros([10]))
-p = tf.nn.softmax(tf.matmul(hidden2, w0) + b0)
----
-t = tf.placeholder(tf.float32, [None, 10])
-loss = -tf.reduce_sum(t * tf.log(p))
-train_step = tf.train.AdamOptimizer(0.0005).minimize(loss)
-correct_prediction = tf.equal(tf.argmax(p, 1), tf.argmax(t, 1))
-accuracy = tf.reduce_mean(tf.cast(correct_prediction, tf.float32))
-"""
-
-CNN_CELLS = """\
-num_filters1 = 32
-
-x = tf.placeholder(tf.float32, [None, 784])
-x_image = tf.reshape(x, [-1, 28, 28, 1])
-
-W_conv1 = tf.Variable(tf.truncated_normal([5, 5, 1, num_filters1], stddev=0.1))
-h_conv1 = tf.nn.conv2d(x_image, W_conv1, strides=[1, 1, 1, 1], padding='SAME')
-
-b_conv1 = tf.Variable(tf.constant(0.1, shape=[num_filters1]))
-h_conv1_cutoff = tf.nn.relu(h_conv1 + b_conv1)
-
-h_pool1 = tf.nn.max_pool(h_conv1_cutoff, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding='SAME')
----
-num_filters2 = 64
-
-W_conv2 = tf.Variable(tf.truncated_normal([5, 5, num_filters1, num_filters2], stddev=0.1))
-h_conv2 = tf.nn.conv2d(h_pool1, W_conv2, strides=[1, 1, 1, 1], padding='SAME')
-
-b_conv2 = tf.Variable(tf.constant(0.1, shape=[num_filters2]))
-h_conv2_cutoff = tf.nn.relu(h_conv2 + b_conv2)
-
-h_pool2 = tf.nn.max_pool(h_conv2_cutoff, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding='SAME')
----
-h_pool2_flat = tf.reshape(h_pool2, [-1, 7 * 7 * num_filters2])
-
-num_units1 = 7 * 7 * num_filters2
-num_units2 = 1024
-
-w2 = tf.Variable(tf.truncated_normal([num_units1, num_units2]))
-b2 = tf.Variable(tf.constant(0.1, shape=[num_units2]))
-hidden2 = tf.nn.relu(tf.matmul(h_pool2_flat, w2) + b2)
-
-keep_prob = tf.placeholder(tf.float32)
-hidden2_drop = tf.nn.dropout(hidden2, keep_prob)
-
-w0 = tf.Variable(tf.zeros([num_units2, 10]))
-b0 = tf.Variable(tf.zeros([10]))
-p = tf.nn.softmax(tf.matmul(hidden2_drop, w0) + b0)
----
-t = tf.placeholder(tf.float32, [None, 10])
-loss = -tf.reduce_sum(t * tf.log(p))
-train_step = tf.train.AdamOptimizer(0.0001).minimize(loss)
-correct_prediction = tf.equal(tf.argmax(p, 1), tf.argmax(t, 1))
-accuracy = tf.reduce_mean(tf.cast(correct_prediction, tf.float32))
-"""
-
-
 @dataclass(frozen=True)
 class Model:
     tag: str
@@ -193,7 +66,6 @@ class Model:
     batch: int
     optimizer: str  # for the table
     learning_rate: float
-    model_cells: str  # the built-in copy of the model cells, '---' between cells
     loop_tag: int  # number of the training-loop cell: cells 01 .. loop_tag-1 set the model up
     steps: int  # lecture's training steps
     eval_every: int  # lecture's evaluation interval
@@ -206,11 +78,11 @@ class Model:
 MODELS: dict[str, Model] = {
     m.tag: m
     for m in (
-        Model("MSE", "softmax (MSE)", 20160604, 100, "Adam()", 0.001, MSE_CELLS, 7, 2000, 100, None, 2000),
-        Model("MSL", "1,024 units (MSL)", 20160612, 100, "Adam()", 0.001, MSL_CELLS, 6, 2000, 100, None, 600),
-        Model("MDC", "one-layer CNN (MDC)", 20160703, 100, "Adam(0.0005)", 0.0005, MDC_CELLS, 7, 4000, 100,
+        Model("MSE", "softmax (MSE)", 20160604, 100, "Adam()", 0.001, 7, 2000, 100, None, 2000),
+        Model("MSL", "1,024 units (MSL)", 20160612, 100, "Adam()", 0.001, 6, 2000, 100, None, 600),
+        Model("MDC", "one-layer CNN (MDC)", 20160703, 100, "Adam(0.0005)", 0.0005, 7, 4000, 100,
               None, 200),
-        Model("CNN", "two-layer CNN (CNN)", 20160704, 50, "Adam(1e-4)", 0.0001, CNN_CELLS, 8, 20000, 500,
+        Model("CNN", "two-layer CNN (CNN)", 20160704, 50, "Adam(1e-4)", 0.0001, 8, 20000, 500,
               2500, 200, feed_extra=", keep_prob: 0.5", eval_feed=", keep_prob: 1.0"),
     )
 }
@@ -249,10 +121,6 @@ def eval_source(model: Model, chunk: int | None) -> str:
         "    loss_val += l\n"
         f"    acc_val += a / {10000 // chunk}\n"
     )
-
-
-def builtin_cells(model: Model) -> list[str]:
-    return [SETUP_CELL.format(seed=model.seed), LOAD_CELL] + model.model_cells.split("---\n") + [SESSION_CELL]
 
 
 def _strip_magics(source: str) -> str:
@@ -329,9 +197,11 @@ def _maxrss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def _graph_namespace(model: Model, use_notebook: bool) -> tuple[dict, str]:
-    picked = notebook_cells(model) if use_notebook else None
-    cells, source = picked if picked else (builtin_cells(model), "built-in copy (notebook not found)")
+def _graph_namespace(model: Model) -> tuple[dict, str]:
+    picked = notebook_cells(model)
+    if picked is None:
+        raise RuntimeError(f"no notebook under chapters/ has the cells [{model.tag}-01..{model.loop_tag - 1:02d}]")
+    cells, source = picked
     namespace: dict = {"__name__": "__bench__"}
     for cell in cells:
         exec(compile(cell, f"<{model.tag} cell>", "exec"), namespace)
@@ -412,7 +282,7 @@ def _worker_graph(spec: dict, model: Model) -> None:
         import tensorflow.compat.v1 as tf
 
         tf.disable_resource_variables()  # TF 1.x's reference variables, what the lecture ran on
-    ns, source = _graph_namespace(model, spec.get("use_notebook", True))
+    ns, source = _graph_namespace(model)
     run = compile(loop_source(model), f"<{model.tag} loop>", "exec")
     ns["steps"] = spec["warmup"]
     exec(run, ns)
@@ -575,7 +445,7 @@ class TF1StyleDataSet:
 
 
 def _worker_eval(spec: dict, model: Model) -> None:
-    ns, source = _graph_namespace(model, spec.get("use_notebook", True))
+    ns, source = _graph_namespace(model)
     chunk = spec["chunk"]
     run = compile(eval_source(model, chunk), f"<{model.tag} eval>", "exec")
     start = time.perf_counter()
@@ -594,7 +464,7 @@ def _worker_eval(spec: dict, model: Model) -> None:
 def _worker_restore(spec: dict, model: Model) -> None:
     from tfbook_utils.checkpoints import restore
 
-    ns, source = _graph_namespace(model, spec.get("use_notebook", True))
+    ns, source = _graph_namespace(model)
     _send({"ready": True, "source": source})
     _receive()
     start = time.perf_counter()
@@ -614,7 +484,7 @@ def _worker_recognizer(spec: dict, model: Model) -> None:
     if not all(hasattr(recognizer, name) for name in ("preprocess", "predict")):
         _send({"ready": True, "missing": "tfbook_utils.recognizer has no preprocess / predict yet"})
         return
-    ns, source = _graph_namespace(model, spec.get("use_notebook", True))
+    ns, source = _graph_namespace(model)
     weights = "random (cnn_session-20000 not shipped; the latency does not depend on the weights)"
     if spec.get("checkpoint"):
         from tfbook_utils.checkpoints import restore
@@ -680,7 +550,7 @@ def _worker_profile(spec: dict, model: Model) -> None:
     intervals: TensorFlow runs independent ops side by side)."""
     import tensorflow.compat.v1 as tf
 
-    ns, source = _graph_namespace(model, spec.get("use_notebook", True))
+    ns, source = _graph_namespace(model)
     run = compile(loop_source(model), f"<{model.tag} loop>", "exec")
     ns["steps"] = spec["warmup"]
     exec(run, ns)
@@ -906,12 +776,10 @@ class Bench:
     quick: bool
     log_dir: Path
     checkpoint_dir: Path = CHECKPOINT_DIR
-    use_notebook: bool = True
     results: dict = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
     def spec(self, **kw) -> dict:
-        kw.setdefault("use_notebook", self.use_notebook)
         kw.setdefault("warmup", QUICK_WARMUP_STEPS if self.quick else WARMUP_STEPS)
         return kw
 
@@ -1337,8 +1205,7 @@ def _targets(results: dict) -> list[str]:
     return rows
 
 
-def run(names: list[str], quick: bool, out_dir: Path, checkpoint_dir: Path = CHECKPOINT_DIR,
-        use_notebook: bool = True) -> dict:
+def run(names: list[str], quick: bool, out_dir: Path, checkpoint_dir: Path = CHECKPOINT_DIR) -> dict:
     """Measure what ``names`` pick (all when empty) and write the report."""
     wanted = [n.upper() if n.upper() in MODELS else n.lower() for n in names]
     unknown = [n for n in wanted if n not in MODELS and n not in SECTIONS]
@@ -1349,7 +1216,7 @@ def run(names: list[str], quick: bool, out_dir: Path, checkpoint_dir: Path = CHE
     # each measuring process's stderr, for when one fails (never under benchmarks/)
     log_dir = REPO_ROOT / "build" / "bench" / "logs" if out_dir == BENCH_DIR else out_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    bench = Bench(quick=quick, log_dir=log_dir, checkpoint_dir=checkpoint_dir, use_notebook=use_notebook)
+    bench = Bench(quick=quick, log_dir=log_dir, checkpoint_dir=checkpoint_dir)
     bench.results["machine"] = machine()
     bench.results["quick"] = quick
     start = time.perf_counter()

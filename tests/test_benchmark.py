@@ -45,21 +45,29 @@ def test_cnn_flops_are_counted_as_documented() -> None:
 
 
 @pytest.mark.parametrize("tag", list(benchmark.MODELS))
-def test_builtin_model_cells_are_the_lecture_models(tag: str) -> None:
-    """The bench's built-in copy builds the notebook's variables (and, for MDC
-    and CNN, those of tests/lecture_models.py)."""
+def test_bench_builds_each_model_from_its_notebook(tag: str) -> None:
+    """The bench finds the model's set-up cells in its notebook (for MDC and
+    CNN the same variables as tests/lecture_models.py, which the checkpoint
+    tests use), without the training loop."""
     model = benchmark.MODELS[tag]
-    builtin = trainable_shapes(model.model_cells.split("---\n"))
-    assert builtin
+    found = benchmark.notebook_cells(model)
+    assert found is not None, f"no notebook has [{tag}-01..]"
+    cells, where = found
+    assert f"[{tag}-01..{model.loop_tag - 1:02d}]" in where
+    assert "next_batch" not in "".join(cells), "the training loop must not be among the set-up cells"
+    shapes = trainable_shapes(cells[2:-1])  # cells 01 set up, 02 load MNIST, the last opens the session
+    assert shapes
     expected = {"MDC": lecture_models.mdc_graph, "CNN": lecture_models.cnn_graph}.get(tag)
     if expected is not None:
         with tf.Graph().as_default():
             expected()
-            assert builtin == [v.shape.as_list() for v in tf.trainable_variables()]
-    found = benchmark.notebook_cells(model)
-    if found is not None:  # cells 01 set up, 02 load MNIST, the last opens the session
-        assert trainable_shapes(found[0][2:-1]) == builtin, found[1]
-        assert "next_batch" not in "".join(found[0]), "the training loop must not be among the set-up cells"
+            assert shapes == [v.shape.as_list() for v in tf.trainable_variables()]
+
+
+def test_bench_says_which_notebook_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(benchmark, "notebook_cells", lambda model: None)
+    with pytest.raises(RuntimeError, match=r"no notebook under chapters/ has the cells \[CNN-01..07\]"):
+        benchmark._graph_namespace(benchmark.MODELS["CNN"])  # noqa: SLF001
 
 
 def fake_results(ratio_graph: float = 39.0, ratio_keras: float = 30.0) -> dict:
@@ -67,7 +75,8 @@ def fake_results(ratio_graph: float = 39.0, ratio_keras: float = 30.0) -> dict:
         "model": "two-layer CNN (CNN)", "tag": "CNN", "batch": 50, "optimizer": "Adam(1e-4)", "steps_per_round": 200,
         "rounds": 3, "graph_steps_s": [ratio_graph] * 3, "keras_steps_s": [ratio_keras] * 3,
         "keras_whole_fit_steps_s": [ratio_keras * 0.9] * 3, "graph": ratio_graph, "keras": ratio_keras,
-        "ratio": ratio_graph / ratio_keras, "graph_rss_mb": 980.0, "keras_rss_mb": 1480.0, "source": "built-in",
+        "ratio": ratio_graph / ratio_keras, "graph_rss_mb": 980.0, "keras_rss_mb": 1480.0,
+        "source": "chapters/Chapter05/CNN.ipynb [CNN-01..07]",
         "keras_jit_compile": False, "keras_run_eagerly": False, "keras_version": "3",
     }
     return {
