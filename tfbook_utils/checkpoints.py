@@ -109,8 +109,7 @@ def restore(sess: tf.Session, name: str, verbose: bool = True) -> Path:
                 "Delete it and train again, or restore the shipped files with `git checkout checkpoints`."
             ) from None
     if verbose:
-        whose = "your own checkpoint" if path.parent == Path.cwd() else "the shipped checkpoint"
-        print(f"Restored {whose}: {display_path(path)}")
+        print(f"Restored {_whose(path)}: {display_path(path)}")
     return path
 
 
@@ -139,9 +138,13 @@ def load_model(name: str, verbose: bool = True) -> tuple[tf.Session, tf.Tensor, 
                 "Run the notebook that trains it again, or restore the shipped files with `git checkout checkpoints`."
             ) from None
     if verbose:
-        whose = "your own checkpoint" if path.parent == Path.cwd() else "the shipped checkpoint"
-        print(f"Loaded the network and {whose}: {display_path(path)}")
+        print(f"Loaded the network and {_whose(path)}: {display_path(path)}")
     return sess, p, x, keep_prob
+
+
+def _whose(path: Path) -> str:
+    """Students train next to their notebook; anything else came with the course."""
+    return "your own checkpoint" if path.parent == Path.cwd() else "the shipped checkpoint"
 
 
 def file_sha256(path: Path) -> str:
