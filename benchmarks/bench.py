@@ -46,6 +46,8 @@ import tracemalloc
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from tfbook_utils.paths import CHECKPOINT_DIR, REPO_ROOT
 
 BENCH_DIR = REPO_ROOT / "benchmarks"
@@ -344,7 +346,6 @@ def _worker_keras(spec: dict, model: Model) -> None:
 
 
 def _worker_matmul(spec: dict) -> None:
-    import numpy as np
     import tensorflow.compat.v1 as tf
 
     tf.disable_eager_execution()
@@ -366,8 +367,6 @@ def _worker_matmul(spec: dict) -> None:
 
 
 def _worker_load(spec: dict) -> None:
-    import numpy as np
-
     from tfbook_utils.mnist import DataSet, read_data_sets
 
     rss_import = _rss_kb()
@@ -415,20 +414,17 @@ class TF1StyleDataSet:
     At every epoch's start it stores a shuffled copy of all the images and
     labels (172 MB for MNIST's training set) and then hands out slices of it."""
 
-    def __init__(self, images, labels) -> None:  # noqa: ANN001 (numpy arrays)
-        import numpy as np
-
-        self._np = np
+    def __init__(self, images: np.ndarray, labels: np.ndarray) -> None:
         self._images, self._labels = images, labels
         self._index_in_epoch = 0
         self._epochs_completed = 0
 
     def _shuffled_copy(self) -> None:
-        perm = self._np.arange(len(self._images))
-        self._np.random.shuffle(perm)
+        perm = np.arange(len(self._images))
+        np.random.shuffle(perm)
         self._images, self._labels = self._images[perm], self._labels[perm]
 
-    def next_batch(self, batch_size: int):  # noqa: ANN201
+    def next_batch(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         start = self._index_in_epoch
         if self._epochs_completed == 0 and start == 0:
             self._shuffled_copy()
@@ -440,8 +436,8 @@ class TF1StyleDataSet:
         self._shuffled_copy()
         self._index_in_epoch = batch_size - len(rest_images)
         end = self._index_in_epoch
-        return (self._np.concatenate([rest_images, self._images[:end]]),
-                self._np.concatenate([rest_labels, self._labels[:end]]))
+        return (np.concatenate([rest_images, self._images[:end]]),
+                np.concatenate([rest_labels, self._labels[:end]]))
 
 
 def _worker_eval(spec: dict, model: Model) -> None:
@@ -474,8 +470,6 @@ def _worker_restore(spec: dict, model: Model) -> None:
 
 
 def _worker_recognizer(spec: dict, model: Model) -> None:
-    import numpy as np
-
     try:
         from tfbook_utils import recognizer
     except ImportError as error:
@@ -959,12 +953,11 @@ def machine() -> dict:
                 break
     except OSError:
         model = platform.processor() or "unknown"
-    import numpy
     import tensorflow as tf
 
     info = {
         "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        "cpu": model, "cores": os.cpu_count(), "tensorflow": tf.__version__, "numpy": numpy.__version__,
+        "cpu": model, "cores": os.cpu_count(), "tensorflow": tf.__version__, "numpy": np.__version__,
         "python": platform.python_version(),
     }
     try:
