@@ -9,7 +9,7 @@ import tensorflow.compat.v1 as tf
 from tests.lecture_models import cnn_graph, evaluate, mdc_graph
 from tfbook_utils import checkpoints
 from tfbook_utils.mnist import read_data_sets
-from tfbook_utils.paths import CHECKPOINT_DIR
+from tfbook_utils.paths import CHECKPOINT_DIR, file_digest
 
 tf.disable_eager_execution()
 
@@ -27,7 +27,7 @@ def test_manifest_lists_every_shipped_file_with_its_checksum() -> None:
     on_disk = {p.name for p in CHECKPOINT_DIR.iterdir() if p.name.split(".")[0] in SHIPPED}
     assert listed == on_disk
     for entry in entries:
-        assert checkpoints.file_sha256(CHECKPOINT_DIR / entry["file"]) == entry["sha256"], entry["file"]
+        assert file_digest(CHECKPOINT_DIR / entry["file"]) == entry["sha256"], entry["file"]
         assert entry["tensorflow"].startswith("2.21")
         assert entry["notebook"].startswith("chapters/") and entry["steps"] in (4000, 10000, 20000)
 

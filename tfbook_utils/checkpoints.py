@@ -16,7 +16,6 @@ the notebook's folder and later restores ``'mdc_session-4000'``.  Here:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -145,10 +144,6 @@ def load_model(name: str, verbose: bool = True) -> tuple[tf.Session, tf.Tensor, 
 def _whose(path: Path) -> str:
     """Students train next to their notebook; anything else came with the course."""
     return "your own checkpoint" if path.parent == Path.cwd() else "the shipped checkpoint"
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def manifest() -> list[dict]:

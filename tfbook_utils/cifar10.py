@@ -26,7 +26,6 @@ notebook runs unchanged.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import tarfile
@@ -40,7 +39,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 from .errors import DataError
-from .paths import cache_dir, display_path
+from .paths import cache_dir, display_path, file_digest
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
 ARCHIVE_NAME = "cifar-10-binary.tar.gz"
@@ -71,16 +70,6 @@ def cifar10_dir() -> Path:
     return cache_dir() / "cifar10"
 
 
-def _digests(path: Path) -> tuple[str, str]:
-    """MD5 and SHA-256 of a file, read in 1 MB pieces (the archive is 162 MB)."""
-    md5, sha256 = hashlib.md5(), hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            md5.update(chunk)
-            sha256.update(chunk)
-    return md5.hexdigest(), sha256.hexdigest()
-
-
 def verify_archive(path: Path) -> None:
     """Stop with a ``DataError`` unless ``path`` is exactly the published archive.
 
@@ -88,7 +77,7 @@ def verify_archive(path: Path) -> None:
     or a changed file on the server would otherwise surface later as
     nonsense images, or as an error deep inside TensorFlow.
     """
-    if _digests(path) != (ARCHIVE_MD5, ARCHIVE_SHA256):
+    if (file_digest(path, "md5"), file_digest(path)) != (ARCHIVE_MD5, ARCHIVE_SHA256):
         raise DataError(
             f"{display_path(path)} is not the published CIFAR-10 archive (checksum mismatch, "
             f"{path.stat().st_size:,} bytes instead of {ARCHIVE_SIZE:,}): the download is "
@@ -131,7 +120,7 @@ def extract_test_batch(archive: Path, target: Path) -> None:
         raise DataError(
             f"{display_path(archive)} cannot be unpacked ({error}). Delete it and run the cell again."
         ) from None
-    if hashlib.sha256(partial.read_bytes()).hexdigest() != TEST_BATCH_SHA256:
+    if file_digest(partial) != TEST_BATCH_SHA256:
         partial.unlink()
         raise DataError(f"test_batch.bin in {display_path(archive)} is not the published one (SHA-256).")
     partial.replace(target)
@@ -145,7 +134,7 @@ def find_test_batch(url: str = URL, folder: Path | None = None, timeout: float =
     """
     folder = folder or cifar10_dir()
     target = folder / "test_batch.bin"
-    if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == TEST_BATCH_SHA256:
+    if target.is_file() and file_digest(target) == TEST_BATCH_SHA256:
         return target
     if os.environ.get("TFBOOK_OFFLINE") == "1":
         raise DataError("CIFAR-10 is not in the cache and TFBOOK_OFFLINE=1 forbids downloading it")

@@ -109,7 +109,8 @@ def cmd_ship_checkpoints(args: argparse.Namespace) -> int:
     manifest (all of SHIPPED, or the prefixes named; other entries are kept)."""
     import tensorflow as tf
 
-    from .checkpoints import MANIFEST, file_sha256
+    from .checkpoints import MANIFEST
+    from .paths import file_digest
 
     wanted = args.names or list(SHIPPED)
     unknown = [name for name in wanted if name not in SHIPPED]
@@ -136,7 +137,7 @@ def cmd_ship_checkpoints(args: argparse.Namespace) -> int:
             entries.append(
                 {
                     "file": part.name,
-                    "sha256": file_sha256(part),
+                    "sha256": file_digest(part),
                     "notebook": f"chapters/{chapter}/{notebook}",
                     "steps": int(prefix.rsplit("-", 1)[1]),
                     "test_accuracy": float(accuracy.group(1)),

@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from .environment import headless
+
 
 def use_tensorboard_beside_python() -> None:
     """Set ``TENSORBOARD_BINARY`` to the ``tensorboard`` next to this Python,
@@ -102,5 +104,5 @@ def prepare_tensorboard() -> None:
     """Called once when ``tfbook_utils`` is imported."""
     use_tensorboard_beside_python()
     forget_stopped_tensorboards()
-    if os.environ.get("TFBOOK_HEADLESS") == "1":
+    if headless():
         atexit.register(stop_own_tensorboards)

@@ -7,6 +7,7 @@ package, never relative to the current folder.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -25,12 +26,23 @@ def display_path(path: Path | str) -> str:
     """A path as a student should read it: relative to the repository or
     the current folder when possible, with ``~`` for the home folder."""
     path = Path(path).resolve()
-    for base, prefix in ((Path.cwd(), ""), (REPO_ROOT, "")):
+    for base in (Path.cwd(), REPO_ROOT):
         try:
-            return prefix + str(path.relative_to(base.resolve()))
+            return str(path.relative_to(base.resolve()))
         except ValueError:
             pass
     try:
         return "~/" + str(path.relative_to(Path.home().resolve()))
     except ValueError:
         return str(path)
+
+
+def file_digest(path: Path | str, algorithm: str = "sha256") -> str:
+    """The hex digest of a file, read in pieces (archives can be 162 MB).
+
+    Every downloaded or shipped file is checked against a published digest
+    before use, so a damaged copy stops with a message instead of feeding
+    wrong numbers into a notebook.
+    """
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, algorithm).hexdigest()

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import io
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import tensorflow.compat.v1 as tf
 from matplotlib.figure import Figure
+
+from .environment import headless
 
 DATASETS = ("blocks", "xor", "circle", "spiral")
 TITLES = {
@@ -354,12 +355,6 @@ class Plot:
         buffer = io.BytesIO()
         self.figure.savefig(buffer, format="png")
         return buffer.getvalue()
-
-
-def headless() -> bool:
-    """True when the notebook runs without a browser (the project's runner
-    sets TFBOOK_HEADLESS=1): nobody can press a button there."""
-    return os.environ.get("TFBOOK_HEADLESS") == "1"
 
 
 class Playground:

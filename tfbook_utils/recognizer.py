@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 from collections.abc import Callable
 
 import numpy as np
 
+from .environment import headless
 from .errors import TfbookError
 
 FIELD = 28  # MNIST images are 28x28 ...
@@ -134,12 +134,6 @@ def predict(sess, p, x, keep_prob, image: np.ndarray) -> np.ndarray:
     """The ten probabilities the network gives ``image`` (784 values), with
     dropout switched off (keep_prob 1.0), as in the lecture's [HWR-08]."""
     return sess.run(p, feed_dict={x: [image], keep_prob: 1.0})[0]
-
-
-def headless() -> bool:
-    """True when the notebook runs without a browser (the project's runner
-    sets TFBOOK_HEADLESS=1): nobody can draw, so a sample digit stands in."""
-    return os.environ.get("TFBOOK_HEADLESS") == "1"
 
 
 def _png_data_uri(image: np.ndarray) -> str:
