@@ -181,7 +181,7 @@ console.log(JSON.stringify({
 
 def _esm_file(tmp_path) -> str:
     path = tmp_path / "canvas.mjs"
-    path.write_text(DrawingCanvas._esm, encoding="utf-8")
+    path.write_text(str(DrawingCanvas._esm), encoding="utf-8")  # anywidget read canvas.js
     return str(path)
 
 
