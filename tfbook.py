@@ -1,18 +1,11 @@
 #!/usr/bin/env python3
-"""tfbook's commands.  Each one first makes sure ``.venv`` is set up.
+"""tfbook's commands: ``python3 tfbook.py --help`` lists them.
 
-    python3 tfbook.py lecture [--quick] [NAME ...]   run the lecture headless, print the results table
-    python3 tfbook.py test [PYTEST ARGS ...]         run the test suite
-    python3 tfbook.py lab                            open JupyterLab on chapters/
-    python3 tfbook.py refresh [NAME ...]             (maintainers) re-run notebooks in place, full length
-    python3 tfbook.py ship-checkpoints               (maintainers) copy the last full run's checkpoints
-    python3 tfbook.py bench                          measure training speed, load and restore times
-
-NAME picks notebooks by file name or tag (for example ``MSE`` or ``Chapter05``).
-The first run creates ``.venv`` and installs the pinned packages from
-pyproject.toml (a few minutes); later runs reuse it and reinstall only when
-pyproject.toml changed.  Only the Python standard library is used until
-``.venv`` exists.
+Every command first makes sure ``.venv`` is set up: the first run creates it
+and installs the pinned packages from pyproject.toml (a few minutes); later
+runs reuse it and reinstall only when pyproject.toml changed.  Only the
+Python standard library is used until ``.venv`` exists; the commands
+themselves live in ``course_tools/cli.py``.
 """
 
 from __future__ import annotations
@@ -27,7 +20,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".tfbook-installed"
-BUILD = ROOT / "build"
 
 
 def venv_python() -> Path:
@@ -57,15 +49,15 @@ def in_venv() -> bool:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] in ("-h", "--help", "help"):
-        print(__doc__)
-        return 0
-    if not in_venv():
-        ensure_venv()
-        return subprocess.run([str(venv_python()), str(Path(__file__).resolve()), *argv]).returncode
-    from tfbook_utils import commands
+    if not argv or argv[0] in ("-h", "--help", "help") or in_venv():
+        from course_tools.cli import main as run_command  # the standard library only, until a command runs
 
-    return commands.main(argv)
+        return run_command(argv)
+    ensure_venv()
+    try:
+        return subprocess.run([str(venv_python()), str(Path(__file__).resolve()), *argv]).returncode
+    except KeyboardInterrupt:  # the command itself reports what it kept
+        return 130
 
 
 if __name__ == "__main__":

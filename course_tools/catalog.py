@@ -54,6 +54,7 @@ class Notebook:
     ships: str | None = None  # the checkpoint it saves that ships in checkpoints/
     ships_graph: bool = False  # ... with its .meta graph file (the recognizer rebuilds the network from it)
     bench: Benchmarked | None = None
+    repeated_tags: tuple[str, ...] = ()  # tags the 2017 notebook gave two cells in a row ("CDS-04")
 
     @property
     def path(self) -> Path:

@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-from tfbook_utils import checkpoints, lecture
+from course_tools import catalog
+from tfbook_utils import checkpoints
 from tfbook_utils.errors import CheckpointError
 from tfbook_utils.mnist import read_data_sets
 
 tf.disable_eager_execution()
 
-NOTEBOOK = lecture.CHAPTERS / "Chapter06" / "MNIST batch normalization CNN.ipynb"
+NOTEBOOK = catalog.by_tag("BNC").path
 
 
 def cell(tag: str) -> str:

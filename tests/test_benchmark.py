@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import tensorflow.compat.v1 as tf
 
-from benchmarks import bench as benchmark
+from course_tools import bench as benchmark
 from tests import lecture_models
 
 

@@ -12,9 +12,9 @@ import types
 import nbformat
 import pytest
 
-from tfbook_utils import colab, lecture
+from course_tools import catalog, colab
 
-NOTEBOOKS = lecture.notebooks()
+NOTEBOOKS = [n.path for n in catalog.COURSE]
 
 
 def setup_cell(notebook) -> str:
@@ -80,6 +80,7 @@ def test_in_colab_a_second_run_does_not_clone_again(monkeypatch, tmp_path) -> No
 
 
 def test_colab_links_point_at_the_same_version() -> None:
-    url = colab.colab_url("chapters/Chapter05/Handwriting recognizer.ipynb")
+    notebook = catalog.by_tag("HWR")
+    url = colab.colab_url(notebook.relative_path)
     assert url.startswith("https://colab.research.google.com/github/")
-    assert f"/blob/{colab.REF}/chapters/Chapter05/Handwriting%20recognizer.ipynb" in url
+    assert url.endswith(f"/blob/{colab.REF}/{notebook.relative_path.replace(' ', '%20')}")

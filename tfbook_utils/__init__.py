@@ -10,9 +10,13 @@ one job each:
 * ``recognizer``   -- MNIST-style preprocessing of a drawing, prediction
 * ``canvas``       -- the drawing widget for the handwriting recognizer
 * ``plotting``     -- image grids that several notebooks draw
-* ``colab``        -- the first cell's setup logic for Google Colab
+* ``cifar10``      -- CIFAR-10's test set, downloaded once, read as records
 * ``playground``   -- the in-notebook Neural Network Playground (Chapter03)
 * ``notebook_tensorboard`` -- lets ``%tensorboard`` find TensorBoard (see there)
+* ``quiet``, ``errors``, ``paths``, ``environment`` -- the small plumbing under them
+
+The course's own tooling (the runner, tests, benchmark) lives in
+``course_tools`` beside this package; nothing here imports it.
 """
 
 from . import errors as _errors  # noqa: F401  (installs the friendly excepthook)

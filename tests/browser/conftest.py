@@ -23,14 +23,15 @@ from pathlib import Path
 
 import pytest
 
-from tfbook_utils import lecture
+from course_tools.catalog import REPO_ROOT
+from course_tools.runner import copy_repository
 
 from .jupyter import JupyterServer
 
 CHROMIUM = shutil.which("chromium")
 REQUIRED = os.environ.get("TFBOOK_REQUIRE_BROWSER") == "1"
 MISSING = "Chromium not installed (CI installs it; locally: apt-get install chromium chromium-driver)"
-ARTIFACTS = lecture.REPO_ROOT / "build" / "test-artifacts" / "browser"
+ARTIFACTS = REPO_ROOT / "build" / "test-artifacts" / "browser"
 HERE = Path(__file__).resolve().parent
 CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -74,7 +75,7 @@ def artefact(name: str) -> Path:
 @pytest.fixture(scope="session")
 def browser_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The copy of the repository that the Jupyter servers serve."""
-    return lecture.copy_repository(tmp_path_factory.mktemp("browser") / "repo")
+    return copy_repository(tmp_path_factory.mktemp("browser") / "repo")
 
 
 def _server(app: str, repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:

@@ -30,7 +30,7 @@ from urllib.parse import quote
 import nbformat
 from playwright.sync_api import Locator, Page
 
-from tfbook_utils import lecture
+from course_tools import catalog, quick
 
 SERVER_START_S = 90
 KERNEL_READY_MS = 60_000
@@ -236,9 +236,10 @@ class JupyterServer:
 
 def write_quick_notebook(repo: Path, relative: str) -> None:
     """Replace ``relative`` in the copy by its quick version (loops cut to
-    ``lecture.QUICK_STEPS``), outputs cleared so only this run's show."""
+    the catalog's quick length), outputs cleared so only this run's show."""
     path = repo / relative
-    nb = lecture.quick_version(nbformat.read(path, as_version=4))
+    steps = next(n.quick_steps for n in catalog.COURSE if n.relative_path == relative)
+    nb = quick.quick_version(nbformat.read(path, as_version=4), steps)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = []

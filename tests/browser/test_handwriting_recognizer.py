@@ -28,6 +28,8 @@ import time
 import pytest
 from playwright.sync_api import Locator, Page
 
+from course_tools import catalog
+
 from .conftest import artefact
 from .jupyter import (
     ERROR_OUTPUT,
@@ -42,7 +44,7 @@ from .jupyter import (
     write_quick_notebook,
 )
 
-NOTEBOOK = "chapters/Chapter05/Handwriting recognizer.ipynb"
+NOTEBOOK = catalog.by_tag("HWR").relative_path
 RUN_MS = 120_000
 UPDATE_MS = 5_000  # a prediction must follow the pen well within this (typically ~0.3 s)
 EMPTY_MESSAGE = "draw one digit on the canvas"

@@ -3,8 +3,7 @@ version) without an error in the page, and shows what it must show.
 
 * a TensorBoard notebook: the dashboard frame of ``%tensorboard`` appears
   and TensorBoard answers inside it;
-* every playground notebook (``chapters/**/Playground*.ipynb``), if any:
-  no error output.
+* the Playground notebook: no error output.
 """
 
 from __future__ import annotations
@@ -13,14 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tfbook_utils import lecture
+from course_tools import catalog
 
 from .conftest import artefact
 from .jupyter import error_outputs, open_notebook, run_all, wait_for_run, write_quick_notebook
 
-TENSORBOARD_NOTEBOOK = "chapters/Chapter03/MNIST single layer network with TensorBoard.ipynb"
-PLAYGROUNDS = sorted(p.relative_to(lecture.REPO_ROOT).as_posix() for p in lecture.CHAPTERS.glob("**/Playground*.ipynb")
-                     if ".ipynb_checkpoints" not in p.parts)
+TENSORBOARD_NOTEBOOK = catalog.by_tag("MST").relative_path
+PLAYGROUNDS = [catalog.by_tag("PLG").relative_path]
 RUN_MS = 150_000
 
 

@@ -48,7 +48,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tfbook_utils.paths import CHECKPOINT_DIR, REPO_ROOT
+from ..catalog import REPO_ROOT
+
+CHECKPOINT_DIR = REPO_ROOT / "checkpoints"
 
 BENCH_DIR = REPO_ROOT / "benchmarks"
 QUICK_DIR = REPO_ROOT / "build" / "bench-quick"
@@ -134,7 +136,8 @@ def notebook_cells(model: Model) -> tuple[list[str], str] | None:
     notebook, and where they came from; None if no notebook has these tags."""
     import nbformat
 
-    from tfbook_utils.lecture import CHAPTERS, TAG
+    from ..catalog import CHAPTERS
+    from ..checks import TAG
 
     for path in sorted(CHAPTERS.glob("*/*.ipynb")):
         if ".ipynb_checkpoints" in path.parts:
@@ -655,7 +658,7 @@ def worker(spec: dict, started: float) -> None:
 WORKER_CODE = (
     "import time; _t0 = time.perf_counter()\n"
     "import sys, json, tfbook_utils\n"
-    "from benchmarks.bench import worker\n"
+    "from course_tools.bench import worker\n"
     "worker(json.loads(sys.argv[1]), _t0)\n"
 )
 
@@ -675,7 +678,7 @@ class Worker:
         self.log = open(self.log_path, "wb")  # noqa: SIM115  (closed in finish)
         full_env = dict(os.environ)
         full_env.update({"TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"})
-        # the worker imports benchmarks.bench from the repository, whatever its cwd
+        # the worker imports course_tools.bench from the repository, whatever its cwd
         full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
         full_env.update(env or {})
         self.env = env or {}

@@ -15,7 +15,7 @@ current version and run it with Colab simulated.
 
 from __future__ import annotations
 
-import nbformat
+from typing import Any
 
 # Where the course repository is published, and the version the notebooks
 # fetch (a tag, so a notebook always gets the files it was made with).
@@ -51,8 +51,11 @@ def colab_url(relative_path: str) -> str:
     return f"https://colab.research.google.com/github/{owner_repo}/blob/{REF}/{relative_path.replace(' ', '%20')}"
 
 
-def ensure_setup_cell(nb: nbformat.NotebookNode, chapter: str) -> bool:
-    """Put the current setup cell right after the title cell; True if changed."""
+def ensure_setup_cell(nb: Any, chapter: str) -> bool:
+    """Put the current setup cell right after the title cell of ``nb`` (an
+    nbformat notebook); True if changed."""
+    import nbformat
+
     source = setup_cell_source(chapter)
     for cell in nb.cells:
         if cell.cell_type == "code" and cell.source.startswith(MARKER):

@@ -1,0 +1,178 @@
+"""Run one notebook headless, as the course's commands and tests do.
+
+A notebook runs top to bottom with nbclient, in its own chapter folder of a
+copy of the repository (``copy_repository``), so nothing is written into
+the tracked tree: not a student's checkpoints, logs or executed copies.
+
+What can go wrong ends the notebook with one line in ``NotebookRun.error``
+and never hangs the caller: a cell that raises, a cell that runs past the
+timeout, a kernel that dies (out of memory, a crash, ``os._exit``; nbclient
+notices within seconds because the kernel manager is asynchronous).
+
+Whole runs execute each notebook in a child process
+(``python -m course_tools.runner``, see ``runs.py``), so that Ctrl-C and
+concurrent runs can stop or skip one notebook without touching the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import checks
+from .catalog import REPO_ROOT
+from .quick import quick_version
+
+COPY_IGNORE = shutil.ignore_patterns(".venv", ".git", "build", "__pycache__", "*.egg-info", ".pytest_cache",
+                                     ".ruff_cache", ".ipynb_checkpoints")
+KERNEL_DIED = ("the kernel died (out of memory, a crash or os._exit) -- run the notebook alone, "
+               "or free memory, and try again")
+
+
+@dataclass
+class NotebookRun:
+    notebook: str  # chapters/<chapter>/<title>.ipynb
+    seconds: float = 0.0
+    error: str = ""  # one line: why the notebook stopped
+    result: str = ""  # what the README's contents table quotes
+    problems: list[str] = field(default_factory=list)  # stderr, warnings, tags out of order
+    peak_mb: float | None = None  # the kernel's peak resident memory (Linux)
+    cpu_s: float | None = None  # the kernel's CPU time, all threads (Linux)
+    executed: Any = field(default=None, repr=False)  # the executed nbformat notebook
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and not self.problems
+
+    @property
+    def status(self) -> str:
+        """'ok', or the first thing that went wrong."""
+        return "ok" if self.ok else (self.error or self.problems[0])
+
+    def record(self) -> dict:
+        """What results.json keeps of this run."""
+        fields = asdict(self)
+        fields.pop("executed")
+        return fields
+
+
+def copy_repository(target: Path, source: Path = REPO_ROOT) -> Path:
+    """A working copy of the repository without .venv, .git and build outputs."""
+    shutil.copytree(source, target, ignore=COPY_IGNORE, symlinks=True)
+    return target
+
+
+def kernel_env(quick: bool, workdir: Path | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    if workdir is not None:
+        # the copy's tfbook_utils, data and checkpoints, not the editable install's
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(workdir), env.get("PYTHONPATH", "")]))
+    if quick:
+        env["TFBOOK_OFFLINE"] = "1"  # quick runs never download CIFAR-10 (see quick.py)
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    env["TFBOOK_HEADLESS"] = "1"  # nobody at the screen: the canvas draws a sample digit
+    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    return env
+
+
+def kernel_usage(pid: int | None) -> tuple[float | None, float | None]:
+    """(peak resident MB, CPU seconds) of a live kernel process; Nones where
+    /proc is not there (macOS, Windows)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError, TypeError):
+        return None, None
+    peak_kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), None)
+    ticks = sum(int(value) for value in stat[11:15])  # utime, stime, cutime, cstime
+    return (peak_kb / 1024 if peak_kb is not None else None), ticks / os.sysconf("SC_CLK_TCK")
+
+
+def execute(
+    notebook: Path,
+    workdir: Path,
+    quick: bool,
+    timeout: int = 3600,
+    quick_steps: int | None = None,
+    repeated_tags: tuple[str, ...] = (),
+) -> NotebookRun:
+    """Execute one notebook that lies inside ``workdir`` (a copy of the
+    repository); ``timeout`` is per cell, in seconds."""
+    import nbformat
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    nb = nbformat.read(notebook, as_version=4)
+    runnable = quick_version(nb, quick_steps) if quick else nb
+    run = NotebookRun(notebook=notebook.relative_to(workdir).as_posix())
+    # IPC sockets in the work folder: local only, and no "running over TCP" warning
+    sockets = workdir / "build" / "kernel-ipc"
+    sockets.mkdir(parents=True, exist_ok=True)
+    km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(sockets / f"k{os.getpid()}"))
+    client = NotebookClient(runnable, km=km, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(notebook.parent)}})
+    pid_file = os.environ.get("TFBOOK_KERNEL_PID_FILE")  # runs.py kills a kernel left behind with it
+    if pid_file:
+        client.on_notebook_start = lambda notebook: Path(pid_file).write_text(str(km.provisioner.pid))
+    start = time.perf_counter()
+    try:
+        client.execute(env=kernel_env(quick, workdir))
+        run.peak_mb, run.cpu_s = kernel_usage(getattr(km.provisioner, "pid", None))
+    except DeadKernelError:
+        run.error = KERNEL_DIED
+    except CellTimeoutError:
+        run.error = f"a cell ran longer than {timeout} s and was stopped"
+    except CellExecutionError as error:
+        lines = checks.plain(str(error)).strip().splitlines()
+        run.error = lines[-1][:300] if lines else type(error).__name__
+    finally:
+        run.seconds = time.perf_counter() - start
+        if km.has_kernel:
+            try:
+                run_sync(km.shutdown_kernel)(now=bool(run.error))
+            except Exception:  # noqa: BLE001 - a kernel that is already gone is fine
+                pass
+    if quick:  # executed copies show the students' source, not the shortened one
+        for original, executed in zip(nb.cells, runnable.cells, strict=True):
+            executed.source = original.source
+    run.executed = runnable
+    run.result = checks.final_result(runnable)
+    run.problems = checks.tag_problems(nb, repeated_tags) + checks.output_problems(runnable)
+    return run
+
+
+def main(argv: list[str]) -> int:
+    """Child-process entry point of ``runs.py``: run one notebook, write the
+    executed copy and its record (JSON) where the parent said."""
+    parser = argparse.ArgumentParser(prog="python -m course_tools.runner")
+    parser.add_argument("notebook", type=Path)
+    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--timeout", type=int, default=3600)
+    parser.add_argument("--quick-steps", type=int)
+    parser.add_argument("--repeated-tags", default="")
+    parser.add_argument("--executed", type=Path, required=True)
+    parser.add_argument("--record", type=Path, required=True)
+    args = parser.parse_args(argv)
+    import nbformat
+
+    run = execute(args.notebook, args.workdir, args.quick, args.timeout, args.quick_steps,
+                  tuple(filter(None, args.repeated_tags.split(","))))
+    args.executed.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(run.executed, args.executed)
+    args.record.write_text(json.dumps(run.record(), indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
