@@ -96,7 +96,6 @@ class JupyterServer:
             # checkpoints/), not the editable install of the working tree
             PYTHONPATH=os.pathsep.join([str(self.root_dir), *filter(None, [os.environ.get("PYTHONPATH")])]),
             PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-            TFBOOK_QUICK="1",
             TF_CPP_MIN_LOG_LEVEL="2",
             PYDEVD_DISABLE_FILE_VALIDATION="1",
         )
