@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -115,10 +116,11 @@ def execute(
     nb = nbformat.read(notebook, as_version=4)
     runnable = quick_version(nb, quick_steps) if quick else nb
     run = NotebookRun(notebook=notebook.relative_to(workdir).as_posix())
-    # IPC sockets in the work folder: local only, and no "running over TCP" warning
-    sockets = workdir / "build" / "kernel-ipc"
-    sockets.mkdir(parents=True, exist_ok=True)
-    km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(sockets / f"k{os.getpid()}"))
+    # POSIX: the kernel's sockets are files in a short temporary folder (local only, no "running over
+    # TCP" warning; a socket path longer than about 100 characters fails); Windows has only TCP
+    sockets = tempfile.mkdtemp(prefix="tfbook-") if os.name == "posix" else None
+    km = (AsyncKernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel")) if sockets
+          else AsyncKernelManager(kernel_name="python3"))
     client = NotebookClient(runnable, km=km, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(notebook.parent)}})
     pid_file = os.environ.get("TFBOOK_KERNEL_PID_FILE")  # runs.py kills a kernel left behind with it
@@ -142,6 +144,8 @@ def execute(
                 run_sync(km.shutdown_kernel)(now=bool(run.error))
             except Exception:  # noqa: BLE001 - a kernel that is already gone is fine
                 pass
+        if sockets:
+            shutil.rmtree(sockets, ignore_errors=True)
     if quick:  # executed copies show the students' source, not the shortened one
         for original, executed in zip(nb.cells, runnable.cells, strict=True):
             executed.source = original.source

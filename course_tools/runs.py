@@ -8,6 +8,7 @@ finished, its results are *published* under a lock into
 
 * ``results.json`` and ``results.md``: the latest result of every notebook;
 * ``executed/<chapter>/<notebook>.ipynb``: its executed copy;
+* ``logs/<tag>.log``: what its runner and kernel wrote outside the cells;
 * ``trained/``: the checkpoint it ships, from a run without problems
   (what ``tfbook.py ship-checkpoints`` copies into ``checkpoints/``).
 
@@ -38,6 +39,7 @@ from .runner import NotebookRun, copy_repository
 
 BUILD = REPO_ROOT / "build"
 RUNS = BUILD / "runs"
+LOGS = "logs"  # beside results.json: what each notebook's runner and kernel wrote outside the cells
 STOP_GRACE_S = 20  # how long a stopped notebook may take to shut its kernel down
 
 
@@ -132,6 +134,9 @@ def publish(run: NotebookRun, notebook: Notebook, run_repo: Path, executed: Path
     with locked(folder):
         if executed.is_file():
             write_atomic(folder / "executed" / notebook.chapter / notebook.file_name, executed.read_bytes())
+        log = executed.with_suffix(".log")
+        if log.is_file():
+            write_atomic(folder / LOGS / log.name, log.read_bytes())
         if notebook.ships and run.ok:
             for part in sorted((run_repo / "chapters" / notebook.chapter).glob(notebook.ships + ".*")):
                 write_atomic(folder / "trained" / part.name, part.read_bytes())
@@ -208,8 +213,11 @@ def _run_child(notebook: Notebook, repo: Path, out: Path, quick: bool, timeout: 
         command += ["--quick"] + (["--quick-steps", str(notebook.quick_steps)] if notebook.quick_steps else [])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
            "TFBOOK_KERNEL_PID_FILE": str(out / f"{notebook.tag}.pid")}
-    # its own session: Ctrl-C in the terminal reaches only this process, which then stops the child
-    child = subprocess.Popen(command, cwd=REPO_ROOT, env=env, start_new_session=True)
+    # its own session: Ctrl-C in the terminal reaches only this process, which then stops the child;
+    # what the child and its kernel write outside the cells goes to a log, published with the results
+    with open(out / f"{notebook.tag}.log", "wb") as log:
+        child = subprocess.Popen(command, cwd=REPO_ROOT, env=env, start_new_session=True,
+                                 stdout=log, stderr=subprocess.STDOUT)
     try:
         code = child.wait()
     except Interrupted:
@@ -223,7 +231,8 @@ def _run_child(notebook: Notebook, repo: Path, out: Path, quick: bool, timeout: 
     finally:
         _kill_kernel(out / f"{notebook.tag}.pid")
     if code != 0 or not record.is_file():
-        return NotebookRun(notebook=notebook.relative_path, error=f"the runner stopped with exit code {code}")
+        why = f"the runner stopped with exit code {code} (see {LOGS}/{notebook.tag}.log beside results.json)"
+        return NotebookRun(notebook=notebook.relative_path, error=why)
     import nbformat
 
     run = NotebookRun(**json.loads(record.read_text(encoding="utf-8")))
