@@ -53,6 +53,7 @@ class Notebook:
     quick_steps: int | None = None  # loop length in quick mode, when the default is too short to learn
     ships: str | None = None  # the checkpoint it saves that ships in checkpoints/
     ships_graph: bool = False  # ... with its .meta graph file (the recognizer rebuilds the network from it)
+    restores: str | None = None  # the checkpoint it restores (a quick run finds only the shipped one)
     bench: Benchmarked | None = None
     repeated_tags: tuple[str, ...] = ()  # tags the 2017 notebook gave two cells in a row ("CDS-04")
 
@@ -123,7 +124,7 @@ COURSE: tuple[Notebook, ...] = (
              "The same CNN with TensorBoard logs", "accuracy 0.983",
              min_quick_accuracy=0.80),
     Notebook("Chapter04", "MNIST dynamic filter result", "MDR", "lecture",
-             "Learned filters, feature maps, misclassified digits"),
+             "Learned filters, feature maps, misclassified digits", restores="mdc_session-4000"),
     Notebook("Chapter04", "MNIST dynamic filter classification exercise", "MDC-EX", "exercise",
              "Exercise, slide 108: 4 / 16 / 32 filters"),
     # Chapter05
@@ -133,7 +134,7 @@ COURSE: tuple[Notebook, ...] = (
              bench=Benchmarked("two-layer CNN", 20160704, 50, "Adam(1e-4)", 0.0001, 8, 20000, 500, 2500, 200,
                                feed_extra=", keep_prob: 0.5", eval_feed=", keep_prob: 1.0")),
     Notebook("Chapter05", "Handwriting recognizer", "HWR", "lecture",
-             "Draw a digit with the mouse; the CNN reads it"),
+             "Draw a digit with the mouse; the CNN reads it", restores="cnn_session-20000"),
     Notebook("Chapter05", "CIFAR-10 dataset samples", "CDS", "lecture",
              "CIFAR-10 records with tf.data, image distortions"),
     # Chapter06: beyond the lecture

@@ -1,26 +1,5 @@
-"""Quick mode: the whole course in a few minutes, for tests and a first look.
-
-The contract, in full (``tfbook.py lecture --quick``, ``tfbook.py test``):
-
-1. **Loops are cut, in memory only.**  In the code handed to the kernel,
-   ``for ... in range(N)`` with a literal ``N`` above the notebook's quick
-   length (``QUICK_STEPS``, or the catalog's ``quick_steps``) becomes
-   ``range(<quick length>)``, and the literal report interval
-   ``i % K == 0`` of that cell is scaled so the loop still reports a few
-   times (``QUICK_REPORTS``).  Nothing else in a cell changes, and the
-   committed notebooks are never touched: executed copies show the
-   students' source.
-2. **Quick runs restore the shipped checkpoints.**  A cut loop never saves
-   the step that a later notebook restores (``mdc_session-4000``,
-   ``cnn_session-20000``), so the result and recognizer notebooks find no
-   checkpoint of their own and restore the pretrained one from
-   ``checkpoints/``, as a student does who has not trained yet.
-3. **No downloads.**  ``TFBOOK_OFFLINE=1`` is set, so the CIFAR-10 notebook
-   uses its labelled offline stand-in unless the data set is in the cache.
-4. **Results are not the lecture's.**  Tables of a quick run say QUICK;
-   its accuracies only have to be well above chance (the catalog's
-   ``min_quick_accuracy``).
-"""
+"""Quick mode's loop cutting: rule 1 of the quick-mode contract, which
+``runner.py``'s docstring states in full."""
 
 from __future__ import annotations
 
@@ -36,7 +15,8 @@ MODULO = re.compile(r"%\s*(\d+)\s*==\s*0")
 
 
 def shorten(source: str, steps: int = QUICK_STEPS) -> str:
-    """Quick-mode version of one code cell (rule 1 above)."""
+    """Quick-mode version of one code cell: ``range(N)`` with N above ``steps``
+    becomes ``range(steps)``, and the cell's report interval shrinks to match."""
     loops = [int(n) for n in RANGE.findall(source) if int(n) > steps]
     if not loops:
         return source

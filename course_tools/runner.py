@@ -12,6 +12,28 @@ notices within seconds because the kernel manager is asynchronous).
 Whole runs execute each notebook in a child process
 (``python -m course_tools.runner``, see ``runs.py``), so that Ctrl-C and
 concurrent runs can stop or skip one notebook without touching the others.
+
+The quick-mode contract (``quick=True``: ``tfbook.py lecture --quick``,
+``tfbook.py test``), in full:
+
+1. **Loops are cut, in memory only.**  In the code handed to the kernel,
+   ``for ... in range(N)`` with a literal ``N`` above the notebook's quick
+   length (``QUICK_STEPS``, or the catalog's ``quick_steps``) becomes
+   ``range(<quick length>)``, and the literal report interval
+   ``i % K == 0`` of that cell is scaled so the loop still reports a few
+   times (``QUICK_REPORTS``).  Nothing else in a cell changes, and the
+   committed notebooks are never touched: executed copies show the
+   students' source.
+2. **Quick runs restore the shipped checkpoints.**  A cut loop never saves
+   the step that a later notebook restores (``mdc_session-4000``,
+   ``cnn_session-20000``), so the result and recognizer notebooks find no
+   checkpoint of their own and restore the pretrained one from
+   ``checkpoints/``, as a student does who has not trained yet.
+3. **No downloads.**  ``TFBOOK_OFFLINE=1`` is set, so the CIFAR-10 notebook
+   uses its labelled offline stand-in unless the data set is in the cache.
+4. **Results are not the lecture's.**  Tables of a quick run say QUICK;
+   its accuracies only have to be well above chance (the catalog's
+   ``min_quick_accuracy``).
 """
 
 from __future__ import annotations

@@ -47,6 +47,11 @@ def test_notebook_runs_cleanly_in_quick_mode(notebook: Notebook, repo_copy: Path
     assert run.problems == []
     assert run.seconds < SECONDS_PER_NOTEBOOK
 
+    if notebook.restores is not None:  # rule 2 of the quick-mode contract (runner.py)
+        said = "".join(text for cell in run.executed.cells if cell.cell_type == "code"
+                       for _, text in checks.outputs_text(cell))
+        assert f"the shipped checkpoint: checkpoints/{notebook.restores}" in said
+
     if notebook.min_quick_accuracy is not None:
         accuracy = float(re.search(r"accuracy ([0-9.]+)", run.result).group(1))
         assert accuracy >= notebook.min_quick_accuracy, run.result
