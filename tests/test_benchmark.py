@@ -210,7 +210,8 @@ def test_quick_bench_measures_and_reports(tmp_path: Path, one_checkpoint: Path) 
     assert len(train["graph_steps_s"]) == len(train["keras_steps_s"]) == plan.ROUNDS
     cnn = table_row(report, "two-layer CNN (CNN)")
     assert cnn[1] == "50" and cnn[2] == "Adam(1e-4)"
-    assert number(cnn[6]) == pytest.approx(number(cnn[4]) / number(cnn[5]), rel=0.02)
+    # the run's own numbers (a ratio of the rounded columns is off by several % at a loaded machine's 1-2 steps/s)
+    assert cnn[4:7] == [f"{train['graph']:,.1f}", f"{train['keras']:,.1f}", f"{train['ratio']:.2f}"]
     assert all(number(c) > 200 for c in cnn[7:9]), "peak RSS of a TensorFlow process is hundreds of MB"
 
     eff = results["cnn_efficiency"]
