@@ -12,7 +12,7 @@ TensorFlow (``tfbook.py toc``, ``--help``) can read it quickly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -39,6 +39,8 @@ class Benchmarked:
     round_steps: int  # steps per measured round in a full bench
     feed_extra: str = ""  # more of the training feed_dict, as the notebook writes it
     eval_feed: str = ""  # more of the evaluation feed_dict
+    # the layers, as the bench names them: picks its tf.keras twin (course_tools.bench.models.KERAS_TWINS)
+    architecture: str = field(kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ COURSE: tuple[Notebook, ...] = (
     Notebook("Chapter02", "MNIST softmax estimation", "MSE", "lecture",
              "Softmax (linear multi-class) classifier on MNIST", "accuracy ≈ 0.92",
              min_quick_accuracy=0.80,
-             bench=Benchmarked("softmax", 20160604, 100, "Adam()", 0.001, 7, 2000, 100, None, 2000)),
+             bench=Benchmarked("softmax", 20160604, 100, "Adam()", 0.001, 7, 2000, 100, None, 2000,
+                               architecture="softmax")),
     Notebook("Chapter02", "MNIST softmax estimation exercise", "MSE-EX", "exercise",
              "Exercise, slide 65: Adam vs GradientDescent at three rates"),
     # Chapter03
@@ -101,7 +104,8 @@ COURSE: tuple[Notebook, ...] = (
     Notebook("Chapter03", "MNIST single layer network", "MSL", "lecture",
              "1,024 relu units on MNIST", "accuracy 0.9706",
              min_quick_accuracy=0.85,
-             bench=Benchmarked("1,024 units", 20160612, 100, "Adam()", 0.001, 6, 2000, 100, None, 600)),
+             bench=Benchmarked("1,024 units", 20160612, 100, "Adam()", 0.001, 6, 2000, 100, None, 600,
+                               architecture="hidden layer")),
     Notebook("Chapter03", "MNIST single layer network with TensorBoard", "MST", "lecture",
              "The same network with TensorBoard logs", "accuracy 0.9708",
              min_quick_accuracy=0.85),
@@ -119,7 +123,8 @@ COURSE: tuple[Notebook, ...] = (
     Notebook("Chapter04", "MNIST dynamic filter classification", "MDC", "lecture",
              "One learned convolution layer; saves checkpoints", "accuracy 0.9804",
              min_quick_accuracy=0.80, ships="mdc_session-4000",
-             bench=Benchmarked("one-layer CNN", 20160703, 100, "Adam(0.0005)", 0.0005, 7, 4000, 100, None, 200)),
+             bench=Benchmarked("one-layer CNN", 20160703, 100, "Adam(0.0005)", 0.0005, 7, 4000, 100, None, 200,
+                               architecture="one-layer CNN")),
     Notebook("Chapter04", "MNIST dynamic filter classification with TensorBoard", "MDT", "lecture",
              "The same CNN with TensorBoard logs", "accuracy 0.983",
              min_quick_accuracy=0.80),
@@ -132,7 +137,8 @@ COURSE: tuple[Notebook, ...] = (
              "Two convolution layers, dropout: about 99 %", "accuracy 0.9918",
              min_quick_accuracy=0.50, ships="cnn_session-20000",
              bench=Benchmarked("two-layer CNN", 20160704, 50, "Adam(1e-4)", 0.0001, 8, 20000, 500, 2500, 200,
-                               feed_extra=", keep_prob: 0.5", eval_feed=", keep_prob: 1.0")),
+                               feed_extra=", keep_prob: 0.5", eval_feed=", keep_prob: 1.0",
+                               architecture="two-layer CNN")),
     Notebook("Chapter05", "Handwriting recognizer", "HWR", "lecture",
              "Draw a digit with the mouse; the CNN reads it", restores="cnn_session-20000"),
     Notebook("Chapter05", "CIFAR-10 dataset samples", "CDS", "lecture",
