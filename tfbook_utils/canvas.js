@@ -2,10 +2,13 @@
 // It draws the strokes with a round pen and shares them with the kernel
 // through the widget's "strokes" traitlet: while drawing, at most once per
 // sync_interval_ms, and when the pen is lifted.  The kernel does the rest.
+// A point is two finite numbers, as the kernel checks too: anything else
+// (null, text, three numbers) is dropped on its own, not its whole stroke.
+const isPoint = (q) => Array.isArray(q) && q.length === 2 && q.every(Number.isFinite);
 const copy = (strokes) =>
   (Array.isArray(strokes) ? strokes : [])
     .filter((s) => Array.isArray(s))
-    .map((s) => s.filter((q) => Array.isArray(q) && q.length >= 2).map((q) => [+q[0], +q[1]]));
+    .map((s) => s.filter(isPoint).map((q) => [q[0], q[1]]));
 
 function render({ model, el }) {
   const size = model.get("size");
@@ -63,7 +66,9 @@ function render({ model, el }) {
     ctx.fillStyle = "white";
     ctx.fillRect(0, 0, size, size);
     ctx.strokeStyle = "black";
-    ctx.lineWidth = model.get("pen_width");
+    // The kernel keeps pen_width between 1 and a quarter of the canvas (a wider pen leaves no room
+    // for a digit's loops); the same limits here, so the page shows what the kernel reads.
+    ctx.lineWidth = Math.min(Math.max(Number(model.get("pen_width")) || 20, 1), size / 4);
     ctx.lineCap = "round";
     ctx.lineJoin = "round";
     for (const points of strokes) {
