@@ -261,13 +261,26 @@ const kept = saved[saved.length - 1];
 attrs.pen_width = 5000;
 listeners["change:pen_width"]();
 const hugePen = ctxState.lineWidth;
+button.handlers.click();
+// a long scribble: 3,000 moves 4 px apart around a circle of radius 80 (canvas pixels), 15 times round
+const onCircle = (k) => ev(10 + 2 * (140 + 80 * Math.cos(0.05 * k)), 20 + 2 * (140 + 80 * Math.sin(0.05 * k)));
+canvas.handlers.pointerdown(onCircle(0));
+for (let k = 1; k <= 3000; k++) canvas.handlers.pointermove(onCircle(k));
+canvas.handlers.pointerup(onCircle(3000));
+const scribble = saved[saved.length - 1][0];
 cleanup();
 console.log(JSON.stringify({
   backing: [canvas.width, canvas.height], css: canvas.style.width, button: button.textContent,
   stroke: saved[afterStroke - 1], syncs: afterStroke, last: afterClear,
-  capture: captured, drawn: calls.strokes, listeners: Object.keys(listeners), kept, hugePen,
+  capture: captured, drawn: calls.strokes, listeners: Object.keys(listeners), kept, hugePen, scribble,
 }));
 """
+
+
+def sent_scribble() -> list[list[float]]:
+    """The points canvas.js keeps of the harness's scribble (2 px apart or more, rounded to 0.1)."""
+    k = np.arange(3001)
+    return np.round(np.stack([140 + 80 * np.cos(0.05 * k), 140 + 80 * np.sin(0.05 * k)], axis=1), 1).tolist()
 
 
 def _esm_file(tmp_path) -> str:
@@ -301,3 +314,9 @@ def test_widget_javascript_sends_the_stroke(tmp_path) -> None:
     # strokes set by the kernel: each bad point dropped alone, the strokes kept, then the new dot
     assert out["kept"] == [[[1, 2], [8, 9]], [[50, 50]]]
     assert out["hugePen"] == 70  # a quarter of the 280-pixel canvas, as the kernel allows
+    # the scribble's 3,001 points are sent thinned, as the kernel would thin them, and still on the circle
+    scribble = np.array(out["scribble"])
+    assert 400 <= len(scribble) <= MAX_POINTS + 2
+    (kernel_thinned,) = simplify([np.array(sent_scribble())])
+    np.testing.assert_array_equal(scribble, kernel_thinned)
+    assert np.abs(np.hypot(*(scribble - 140).T) - 80).max() < 0.1

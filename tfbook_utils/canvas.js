@@ -10,6 +10,30 @@ const copy = (strokes) =>
     .filter((s) => Array.isArray(s))
     .map((s) => s.filter(isPoint).map((q) => [q[0], q[1]]));
 
+// What is sent is thinned as the kernel thins it (canvas.py, simplify): along each stroke a point
+// is kept once the pen has travelled MIN_STEP pixels since the previous stage, more for a scribble
+// longer than MAX_POINTS such steps, and both ends always.  A drawn digit (points 2 px apart, a
+// few hundred of them) goes as it is; a long scribble stays a message of about MAX_POINTS points.
+const MIN_STEP = 1.5;
+const MAX_POINTS = 500;
+const gap = (s, i) => Math.hypot(s[i][0] - s[i - 1][0], s[i][1] - s[i - 1][1]);
+function thin(strokes) {
+  let total = 0;
+  for (const s of strokes) for (let i = 1; i < s.length; i++) total += gap(s, i);
+  const step = Math.max(MIN_STEP, total / MAX_POINTS);
+  return strokes.map((s) => {
+    let travelled = 0;
+    let stage = 0;
+    return s.filter((q, i) => {
+      if (i === 0) return true;
+      travelled += gap(s, i);
+      const previous = stage;
+      stage = Math.floor(travelled / step);
+      return stage > previous || i === s.length - 1;
+    });
+  });
+}
+
 function render({ model, el }) {
   const size = model.get("size");
   const root = document.createElement("div");
@@ -94,7 +118,7 @@ function render({ model, el }) {
     clearTimeout(timer);
     timer = null;
     lastSync = performance.now();
-    model.set("strokes", copy(strokes));
+    model.set("strokes", thin(copy(strokes)));
     model.save_changes();
   }
 

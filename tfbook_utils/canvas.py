@@ -102,8 +102,9 @@ def valid_points(stroke: object, size: int) -> np.ndarray:
 
 def simplify(strokes: list[np.ndarray]) -> list[np.ndarray]:
     """The same drawing with fewer points: along each stroke a point is kept
-    once the pen has travelled MIN_STEP pixels beyond the last kept one (more
-    for a scribble longer than MAX_POINTS such steps), and both ends always."""
+    once the pen has travelled another MIN_STEP pixels (more for a scribble
+    longer than MAX_POINTS such steps), and both ends always.  canvas.js
+    thins what it sends the same way, so a long scribble stays a short message."""
     lengths = [np.hypot(*np.diff(points, axis=0).T).sum() for points in strokes]
     step = max(MIN_STEP, sum(lengths) / MAX_POINTS)
     simpler = []
