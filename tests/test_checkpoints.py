@@ -218,7 +218,7 @@ def test_a_model_with_one_variable_more_is_not_restored(tmp_path, monkeypatch, c
             checkpoints.restore(sess, "mdc_session-4000")
         assert not sess.run(model["p"], feed_dict={model["x"]: np.ones((1, 784))}).std()  # w0 still zeros
     message = one_line(caught.value)
-    assert f"{scale.op.name} (1 variable) would keep their initial values" in message
+    assert f"fills the newest 5: {scale.op.name} (1 variable) would not be restored" in message
     assert "Run the notebook from its first cell" in message
     assert "Restored" not in capsys.readouterr().out
 

@@ -182,7 +182,7 @@ def _pair(saved: list[tuple[str, list[int]]], model: list[tf.Variable], path: Pa
     if not _whole_copies([v.shape.as_list() for v in left], shapes):
         raise CheckpointError(
             f"Your graph has {len(model)} variables and {display_path(path)} fills the newest {count}: "
-            f"{_names(left)} would keep their initial values. Run the notebook from its first cell "
+            f"{_names(left)} would not be restored. Run the notebook from its first cell "
             "(Kernel → Restart Kernel and Run All Cells: it starts a new graph), then restore."
         )
     return [(saved_name, variable) for (saved_name, _), variable in pairs]
