@@ -96,20 +96,24 @@ def _usable_here() -> bool:
     return tuple(sys.version_info[:2]) in supported_versions()
 
 
+def _uv_find(uv: str, wanted: list) -> list:
+    """A supported Python that uv knows of (it searches, it does not download)."""
+    spec = f">={wanted[0][0]}.{wanted[0][1]},<{wanted[-1][0]}.{wanted[-1][1] + 1}"
+    found = subprocess.run([uv, "python", "find", spec], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    command = [found.stdout.strip()] if found.returncode == 0 and found.stdout.strip() else []
+    return command if command and _probe(command) in wanted else []
+
+
 def _uv_python(uv: str, wanted: list) -> list:
     """A supported Python that uv finds or, if none, installs (a download: it needs the internet)."""
-    spec = f">={wanted[0][0]}.{wanted[0][1]},<{wanted[-1][0]}.{wanted[-1][1] + 1}"
+    command = _uv_find(uv, wanted)
+    if command:
+        return command
     newest = f"{wanted[-1][0]}.{wanted[-1][1]}"
-    for attempt in ("find", "install"):
-        if attempt == "install":
-            print(f"Asking uv to install Python {newest} (a download of about 30 MB) ...", flush=True)
-            if subprocess.run([uv, "python", "install", newest], stdin=subprocess.DEVNULL).returncode != 0:
-                return []
-        found = subprocess.run([uv, "python", "find", spec], capture_output=True, text=True, stdin=subprocess.DEVNULL)
-        command = [found.stdout.strip()] if found.returncode == 0 and found.stdout.strip() else []
-        if command and _probe(command) in wanted:
-            return command
-    return []
+    print(f"Asking uv to install Python {newest} (a download of about 30 MB) ...", flush=True)
+    if subprocess.run([uv, "python", "install", newest], stdin=subprocess.DEVNULL).returncode != 0:
+        return []
+    return _uv_find(uv, wanted)
 
 
 def find_supported_python(wanted: list) -> list:
@@ -148,7 +152,7 @@ def what_to_install(wanted: list, uv_tried: bool) -> str:
     return "\n".join(lines)
 
 
-def venv_version() -> tuple:
+def venv_version() -> tuple | None:
     """The (major, minor) version of the Python that made .venv, or None without one."""
     config = VENV / "pyvenv.cfg"
     if not config.is_file():
@@ -157,7 +161,7 @@ def venv_version() -> tuple:
     return (int(found.group(1)), int(found.group(2))) if found else None
 
 
-def run_with_a_supported_python(argv: list) -> int:
+def run_with_a_supported_python(argv: list) -> int | None:
     """None when this Python can go on (it is supported, or a ready .venv has
     one); else the exit code of this command run by a supported Python.
     Stops with what to install when there is none."""

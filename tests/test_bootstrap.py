@@ -267,3 +267,10 @@ def test_readme_says_which_pythons_work() -> None:
     for section in (japanese, english):
         assert f"Python {versions[0]}–{versions[-1]}" in section
         assert "uv" in section and "py" in section
+
+
+def test_tfbook_py_parses_as_python_3_8() -> None:
+    """An old Python must get far enough to say what to install."""
+    import ast
+
+    ast.parse((REPO_ROOT / "tfbook.py").read_text(encoding="utf-8"), feature_version=(3, 8))
