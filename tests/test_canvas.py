@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import tfbook_utils  # noqa: F401  (quiet TensorFlow)
-from tfbook_utils.canvas import SAMPLE_STROKES, DrawingCanvas, render
-from tfbook_utils.recognizer import EmptyDrawing, LiveRecognizer
+from tfbook_utils.canvas import MAX_POINTS, SAMPLE_STROKES, DrawingCanvas, render, simplify
+from tfbook_utils.recognizer import EmptyDrawing, FilledDrawing, LiveRecognizer
 from tfbook_utils.stroke import draw_strokes
 
 
@@ -49,6 +49,72 @@ def test_malformed_strokes_from_the_browser_are_skipped() -> None:
     arrays = canvas.stroke_arrays()
     assert [len(a) for a in arrays] == [2, 1]
     assert canvas.drawing().max() == 1.0
+
+
+def test_a_bad_point_is_dropped_alone_not_its_stroke() -> None:
+    canvas = DrawingCanvas()
+    good = [[50.0, 50.0], [100.0, 60.0], [150.0, 70.0], [200.0, 80.0]]
+    canvas.strokes = [
+        good[:2] + [None] + good[2:],  # one None point
+        [[50, 150, 1], [100, 160], [150, 170, 3], [200, 180]],  # points of three numbers
+        [[50, 250], ["100", 250], [True, False], [float("inf"), 1], [1e300, 5], [150, 250], [200, 250]],
+        [[10, 10], [20]],  # rows of different lengths
+    ]
+    kept = canvas.stroke_arrays()
+    np.testing.assert_array_equal(kept[0], good)
+    np.testing.assert_array_equal(kept[1], [[100, 160], [200, 180]])  # not re-paired into [50, 150], [1, 100], ...
+    np.testing.assert_array_equal(kept[2], [[50, 250], [150, 250], [200, 250]])
+    np.testing.assert_array_equal(kept[3], [[10, 10]])
+    assert canvas.drawing()[55, 125] == 1.0  # the first stroke is drawn across the dropped point
+
+
+def test_points_the_browser_sends_are_drawn_exactly() -> None:
+    """Points 2 pixels apart or more (what canvas.js sends) are all kept."""
+    rng = np.random.default_rng(1)
+    steps = rng.uniform(2.0, 9.0, size=300) * np.exp(1j * np.cumsum(rng.normal(0, 0.4, size=300)))
+    path = 140 + np.cumsum(steps) / 6
+    stroke = np.round(np.stack([path.real, path.imag], axis=1), 1)
+    stroke = stroke[np.r_[True, np.hypot(*np.diff(stroke, axis=0).T) >= 2]]
+    (kept,) = simplify([stroke])
+    np.testing.assert_array_equal(kept, stroke)
+
+
+def test_a_stroke_of_100000_points_is_thinned_to_the_same_drawing() -> None:
+    t = np.linspace(0.0, 2 * np.pi, 100_000)
+    dense = np.stack([140 + 80 * np.cos(t), 140 + 100 * np.sin(t)], axis=1)
+    (thin,) = simplify([dense])
+    assert len(thin) < 600
+    np.testing.assert_array_equal(thin[[0, -1]], dense[[0, -1]])  # both ends stay
+    exact = render([dense[::50]], 280, 20.0)  # 2,000 points, still sub-pixel apart
+    assert np.abs(render([thin], 280, 20.0) - exact).max() < 0.01
+
+
+def test_a_long_scribble_is_thinned_to_a_bounded_number_of_points() -> None:
+    rng = np.random.default_rng(2)
+    scribble = np.clip(140 + np.cumsum(rng.normal(0, 2, size=(100_000, 2)), axis=0), 0, 280)
+    strokes = simplify([scribble[:60_000], scribble[60_000:]])
+    assert sum(len(s) for s in strokes) <= MAX_POINTS + 2 * len(strokes)
+    assert render(strokes, 280, 20.0).max() == 1.0
+
+
+def test_a_huge_pen_is_narrowed_with_one_line(capsys: pytest.CaptureFixture) -> None:
+    canvas = DrawingCanvas()
+    canvas.pen_width = 1000.0
+    assert canvas.pen_width == 70.0 and canvas.get_state()["pen_width"] == 70.0  # the browser draws 70 too
+    said = capsys.readouterr().out
+    assert said.count("\n") == 1 and "quarter of the canvas" in said
+    canvas.strokes = SAMPLE_STROKES
+    assert canvas.drawing().mean() < 0.5  # a thick 3, not a black canvas
+    for width, fitted in ((float("nan"), 20.0), (0.0, 1.0), (-5.0, 1.0), (float("inf"), 70.0), (12.5, 12.5)):
+        canvas.pen_width = width
+        assert canvas.pen_width == fitted
+    assert DrawingCanvas(size=560, pen_width=100.0).pen_width == 100.0  # a quarter of the larger canvas is 140
+
+
+def test_an_impossible_canvas_size_is_fitted_with_one_line(capsys: pytest.CaptureFixture) -> None:
+    assert DrawingCanvas(size=0).size == 28
+    assert DrawingCanvas(size=100_000).size == 1000
+    assert capsys.readouterr().out.count("\n") == 2
 
 
 def test_clear_and_state_sync() -> None:
@@ -104,6 +170,19 @@ def test_live_recognizer_follows_the_strokes(monkeypatch: pytest.MonkeyPatch) ->
     assert "draw one digit" in recognizer.panel.value
 
 
+def test_live_recognizer_shows_a_hint_for_a_filled_canvas(monkeypatch: pytest.MonkeyPatch) -> None:
+    recognizer, sess, said = live(monkeypatch, headless=False)
+    rows = [[[10, y], [270, y]] for y in range(10, 280, 40)]  # the widest pen, row after row
+    recognizer.canvas.pen_width = 70.0
+    recognizer.canvas.set_state({"strokes": rows})
+    assert "Clear を押して" in recognizer.panel.value and "inverted" in recognizer.panel.value
+    assert recognizer.probabilities is None and sess.images == []  # no confident digit
+    with pytest.raises(FilledDrawing, match="HWR-07"):
+        recognizer.image  # noqa: B018
+    recognizer.canvas.set_state({"strokes": [[[140, 40], [130, 240]]]})
+    assert recognizer.image.shape == (784,) and "prediction: <b>" in recognizer.panel.value
+
+
 def test_headless_run_uses_the_sample_digit(monkeypatch: pytest.MonkeyPatch) -> None:
     recognizer, sess, said = live(monkeypatch, headless=True)
     assert recognizer.canvas.strokes == SAMPLE_STROKES
@@ -137,6 +216,7 @@ const model = {
   off: (name) => { delete listeners[name]; },
 };
 const calls = { strokes: 0, capture: 0 };
+const ctxState = {};
 function element(tag) {
   const handlers = {};
   return {
@@ -145,7 +225,7 @@ function element(tag) {
     addEventListener(name, f) { handlers[name] = f; },
     setPointerCapture() { calls.capture++; },
     getBoundingClientRect: () => ({ left: 10, top: 20, width: 560, height: 560 }),  // zoomed 2x
-    getContext: () => new Proxy({}, {
+    getContext: () => new Proxy(ctxState, {
       get: (t, k) => (k === "stroke" ? () => calls.strokes++ : t[k] ?? (() => {})),
       set: (t, k, v) => { t[k] = v; return true; },
     }),
@@ -165,18 +245,42 @@ for (let k = 1; k <= 20; k++) canvas.handlers.pointermove(ev(110 + 10 * k, 120 +
 canvas.handlers.pointermove(ev(2000, -50, { pointerId: 8 }));  // another finger: ignored
 canvas.handlers.pointerup(ev(310, 220));
 const afterStroke = saved.length;
+const captured = calls.capture;
 canvas.handlers.pointerdown(ev(50, 50, { button: 2 }));  // right button: no stroke
 button.handlers.click();
 await new Promise((r) => setTimeout(r, 150));
+const afterClear = saved[saved.length - 1];
 attrs.strokes = [[[1, 2], [3, 4]]];
 listeners["change:strokes"]();  // the kernel sets strokes
+const kernelSet = [[[1, 2], null, [3, 4, 5], [NaN, 1], ["6", 7], [8, 9]], "junk"];
+attrs.strokes = kernelSet;
+listeners["change:strokes"]();
+canvas.handlers.pointerdown(ev(110, 120));
+canvas.handlers.pointerup(ev(110, 120));
+const kept = saved[saved.length - 1];
+attrs.pen_width = 5000;
+listeners["change:pen_width"]();
+const hugePen = ctxState.lineWidth;
+button.handlers.click();
+// a long scribble: 3,000 moves 4 px apart around a circle of radius 80 (canvas pixels), 15 times round
+const onCircle = (k) => ev(10 + 2 * (140 + 80 * Math.cos(0.05 * k)), 20 + 2 * (140 + 80 * Math.sin(0.05 * k)));
+canvas.handlers.pointerdown(onCircle(0));
+for (let k = 1; k <= 3000; k++) canvas.handlers.pointermove(onCircle(k));
+canvas.handlers.pointerup(onCircle(3000));
+const scribble = saved[saved.length - 1][0];
 cleanup();
 console.log(JSON.stringify({
   backing: [canvas.width, canvas.height], css: canvas.style.width, button: button.textContent,
-  stroke: saved[afterStroke - 1], syncs: afterStroke, last: saved[saved.length - 1],
-  capture: calls.capture, drawn: calls.strokes, listeners: Object.keys(listeners),
+  stroke: saved[afterStroke - 1], syncs: afterStroke, last: afterClear,
+  capture: captured, drawn: calls.strokes, listeners: Object.keys(listeners), kept, hugePen, scribble,
 }));
 """
+
+
+def sent_scribble() -> list[list[float]]:
+    """The points canvas.js keeps of the harness's scribble (2 px apart or more, rounded to 0.1)."""
+    k = np.arange(3001)
+    return np.round(np.stack([140 + 80 * np.cos(0.05 * k), 140 + 80 * np.sin(0.05 * k)], axis=1), 1).tolist()
 
 
 def _esm_file(tmp_path) -> str:
@@ -207,3 +311,12 @@ def test_widget_javascript_sends_the_stroke(tmp_path) -> None:
     assert out["syncs"] >= 1  # sent at pointer-up at the latest
     assert out["last"] == []  # Clear sent an empty canvas
     assert out["drawn"] > 20 and out["listeners"] == []
+    # strokes set by the kernel: each bad point dropped alone, the strokes kept, then the new dot
+    assert out["kept"] == [[[1, 2], [8, 9]], [[50, 50]]]
+    assert out["hugePen"] == 70  # a quarter of the 280-pixel canvas, as the kernel allows
+    # the scribble's 3,001 points are sent thinned, as the kernel would thin them, and still on the circle
+    scribble = np.array(out["scribble"])
+    assert 400 <= len(scribble) <= MAX_POINTS + 2
+    (kernel_thinned,) = simplify([np.array(sent_scribble())])
+    np.testing.assert_array_equal(scribble, kernel_thinned)
+    assert np.abs(np.hypot(*(scribble - 140).T) - 80).max() < 0.1

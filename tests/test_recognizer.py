@@ -10,7 +10,7 @@ import tfbook_utils  # noqa: F401  (quiet TensorFlow)
 from tfbook_utils.canvas import render
 from tfbook_utils.errors import TfbookError
 from tfbook_utils.paths import CHECKPOINT_DIR
-from tfbook_utils.recognizer import CENTRE, EmptyDrawing, predict, preprocess
+from tfbook_utils.recognizer import CENTRE, EmptyDrawing, FilledDrawing, NotADrawing, predict, preprocess
 
 CANVAS = 280
 
@@ -144,9 +144,100 @@ def test_a_single_dot_is_not_empty() -> None:
     assert image.max() == pytest.approx(1.0)
 
 
-def test_rejects_what_is_not_an_image() -> None:
-    with pytest.raises(ValueError):
-        preprocess(np.ones(784))
+def thin_circle(side: int, pen: float = 4.0) -> np.ndarray:
+    """A '0' drawn with a thin pen on a side x side image (the benchmark's drawing)."""
+    yy, xx = np.ogrid[0:side, 0:side]
+    radius = np.hypot(yy + 0.5 - side / 2, xx + 0.5 - side / 2)
+    return np.clip(pen / 2 + 0.5 - np.abs(radius - 0.35 * side), 0.0, 1.0)
+
+
+# What a student might pass instead of a drawing, and a word the one-line answer must contain.
+NOT_DRAWINGS = {
+    "784-vector": (np.ones(784), "reshape(28, 28)"),
+    "1 x 784": (np.ones((1, 784)), "reshape(28, 28)"),
+    "RGB image": (np.zeros((280, 280, 3)), "grey channel"),
+    "RGBA image": (np.zeros((280, 280, 4)), "grey channel"),
+    "extra axis": (np.zeros((1, 280, 280)), "np.squeeze"),
+    "None": (None, "canvas.drawing()"),
+    "text": ("a drawing", "2-D array"),
+    "ragged rows": ([[0.0, 1.0], [1.0]], "2-D array"),
+    "3-D block": (np.zeros((5, 6, 7)), "(5, 6, 7)"),
+}
+
+
+@pytest.mark.parametrize("name", list(NOT_DRAWINGS))
+def test_what_is_not_a_drawing_gets_one_line_saying_what_to_pass(name: str) -> None:
+    value, hint = NOT_DRAWINGS[name]
+    with pytest.raises(NotADrawing) as caught:
+        preprocess(value)
+    assert isinstance(caught.value, TfbookError) and isinstance(caught.value, ValueError)
+    assert caught.value._render_traceback_() == [f"NotADrawing: {caught.value}"]  # no traceback in Jupyter
+    assert hint in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_tensorflow_tensor_is_not_a_drawing() -> None:
+    import tensorflow.compat.v1 as tf
+
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None, 784])
+        with pytest.raises(NotADrawing, match="Tensor"):
+            preprocess(x)
+
+
+def test_nan_and_infinities_count_as_no_ink() -> None:
+    clean = draw(7, "normal")
+    for bad in (np.nan, np.inf, -np.inf):
+        drawing = clean.copy()
+        drawing[:40, :40] = bad  # outside the digit
+        drawing[140, 140] = bad  # inside the ink
+        kept = drawing.copy()
+        expected = clean.copy()
+        expected[:40, :40] = 0.0
+        expected[140, 140] = 0.0
+        np.testing.assert_array_equal(preprocess(drawing), preprocess(expected))
+        np.testing.assert_array_equal(drawing, kept)  # the student's array is left as it was
+
+
+def test_an_all_nan_drawing_is_empty() -> None:
+    for value in (np.nan, np.inf):
+        with pytest.raises(EmptyDrawing):
+            preprocess(np.full((280, 280), value))
+
+
+@pytest.mark.parametrize(
+    "drawing",
+    [np.ones((280, 280)), 1.0 - draw(3, "normal"), 1.0 - draw(0, "thick"), np.full((28, 28), 0.3)],
+    ids=["all ink", "inverted 3", "inverted thick 0", "grey everywhere"],
+)
+def test_filled_or_inverted_drawing_gets_a_hint_not_a_digit(drawing: np.ndarray) -> None:
+    with pytest.raises(FilledDrawing) as caught:
+        preprocess(drawing)
+    message = str(caught.value)
+    assert "inverted" in message and "1 - image" in message and "Clear" in message
+    assert caught.value._render_traceback_() == [f"FilledDrawing: {message}"]
+
+
+def test_no_mnist_digit_counts_as_filled() -> None:
+    """MNIST's boldest digits cover 40 % of their image; the hint starts above 50 %."""
+    from tfbook_utils.mnist import read_data_sets
+
+    images = read_data_sets(one_hot=True).train.images
+    share = images.mean(axis=1) / images.max(axis=1)
+    assert share.max() < 0.45
+    for image in images[np.argsort(share)[-20:]]:  # the twenty boldest go through
+        assert preprocess(image.reshape(28, 28)).shape == (784,)
+
+
+def test_a_large_drawing_becomes_the_same_28x28_as_at_canvas_size() -> None:
+    for digit in DIGITS:
+        small = draw(digit, "normal")
+        large = np.kron(small, np.ones((15, 15)))  # the same drawing on a 4200 x 4200 image
+        assert np.corrcoef(preprocess(small), preprocess(large))[0, 1] > 0.97, digit
+
+
+def test_a_thin_circle_on_a_huge_image_looks_like_one_on_the_canvas() -> None:
+    huge, canvas = preprocess(thin_circle(4000)), preprocess(thin_circle(280))
+    assert np.corrcoef(huge, canvas)[0, 1] > 0.9
 
 
 # -- the lecture's CNN (CNN-03 ... CNN-05) reading drawn digits ---------------------------------
@@ -187,6 +278,25 @@ def test_cnn_reads_drawn_digits(cnn, digit: int, variant: str) -> None:
     assert probabilities.shape == (10,)
     assert int(np.argmax(probabilities)) == digit, np.round(probabilities, 3)
     assert probabilities[digit] > 0.8
+
+
+@pytest.mark.parametrize("digit", list(DIGITS))
+def test_cnn_reads_drawn_digits_on_a_huge_image_as_well(cnn, digit: int) -> None:
+    """The same drawings 15 times larger (4200 x 4200): averaged down first, read as well."""
+    sess, p, x, keep_prob = cnn
+    for variant in ("normal", "thick"):
+        drawing = draw(digit, variant)
+        small = predict(sess, p, x, keep_prob, preprocess(drawing))
+        large = predict(sess, p, x, keep_prob, preprocess(np.kron(drawing, np.ones((15, 15)))))
+        assert int(np.argmax(large)) == digit and large[digit] > 0.8, np.round(large, 3)
+        assert abs(large[digit] - small[digit]) < 0.05
+
+
+def test_cnn_reads_a_thin_circle_drawn_on_a_huge_image(cnn) -> None:
+    sess, p, x, keep_prob = cnn
+    for side in (280, 2000, 4000):
+        probabilities = predict(sess, p, x, keep_prob, preprocess(thin_circle(side)))
+        assert int(np.argmax(probabilities)) == 0, (side, np.round(probabilities, 3))
 
 
 def test_cnn_reads_the_headless_sample(cnn) -> None:

@@ -2,10 +2,37 @@
 // It draws the strokes with a round pen and shares them with the kernel
 // through the widget's "strokes" traitlet: while drawing, at most once per
 // sync_interval_ms, and when the pen is lifted.  The kernel does the rest.
+// A point is two finite numbers, as the kernel checks too: anything else
+// (null, text, three numbers) is dropped on its own, not its whole stroke.
+const isPoint = (q) => Array.isArray(q) && q.length === 2 && q.every(Number.isFinite);
 const copy = (strokes) =>
   (Array.isArray(strokes) ? strokes : [])
     .filter((s) => Array.isArray(s))
-    .map((s) => s.filter((q) => Array.isArray(q) && q.length >= 2).map((q) => [+q[0], +q[1]]));
+    .map((s) => s.filter(isPoint).map((q) => [q[0], q[1]]));
+
+// What is sent is thinned as the kernel thins it (canvas.py, simplify): along each stroke a point
+// is kept once the pen has travelled MIN_STEP pixels since the previous stage, more for a scribble
+// longer than MAX_POINTS such steps, and both ends always.  A drawn digit (points 2 px apart, a
+// few hundred of them) goes as it is; a long scribble stays a message of about MAX_POINTS points.
+const MIN_STEP = 1.5;
+const MAX_POINTS = 500;
+const gap = (s, i) => Math.hypot(s[i][0] - s[i - 1][0], s[i][1] - s[i - 1][1]);
+function thin(strokes) {
+  let total = 0;
+  for (const s of strokes) for (let i = 1; i < s.length; i++) total += gap(s, i);
+  const step = Math.max(MIN_STEP, total / MAX_POINTS);
+  return strokes.map((s) => {
+    let travelled = 0;
+    let stage = 0;
+    return s.filter((q, i) => {
+      if (i === 0) return true;
+      travelled += gap(s, i);
+      const previous = stage;
+      stage = Math.floor(travelled / step);
+      return stage > previous || i === s.length - 1;
+    });
+  });
+}
 
 function render({ model, el }) {
   const size = model.get("size");
@@ -63,7 +90,9 @@ function render({ model, el }) {
     ctx.fillStyle = "white";
     ctx.fillRect(0, 0, size, size);
     ctx.strokeStyle = "black";
-    ctx.lineWidth = model.get("pen_width");
+    // The kernel keeps pen_width between 1 and a quarter of the canvas (a wider pen leaves no room
+    // for a digit's loops); the same limits here, so the page shows what the kernel reads.
+    ctx.lineWidth = Math.min(Math.max(Number(model.get("pen_width")) || 20, 1), size / 4);
     ctx.lineCap = "round";
     ctx.lineJoin = "round";
     for (const points of strokes) {
@@ -89,7 +118,7 @@ function render({ model, el }) {
     clearTimeout(timer);
     timer = null;
     lastSync = performance.now();
-    model.set("strokes", copy(strokes));
+    model.set("strokes", thin(copy(strokes)));
     model.save_changes();
   }
 

@@ -12,19 +12,27 @@ screen).  They are sent while drawing (every ``sync_interval_ms``) and when
 the pen is lifted, so a prediction can follow the pen.  The kernel renders
 them at full resolution with the same round pen (``drawing()``); shrinking
 to 28x28 is left to ``recognizer.preprocess``, which does it the MNIST way.
+
+The strokes come from a browser (or from a student's code), so the kernel
+trusts no point: a point that is not two finite numbers near the canvas is
+dropped on its own, and a stroke of many thousand points is thinned out
+before it is drawn, so that every update takes milliseconds, not seconds.
 """
 
 from __future__ import annotations
 
+import math
+from numbers import Real
 from pathlib import Path
 
 import anywidget
 import numpy as np
 import traitlets
 
-from .stroke import draw_strokes
-
 HERE = Path(__file__).parent  # canvas.js and canvas.css, the widget's browser side
+MAX_POINTS = 500  # a digit takes a few hundred points; longer scribbles are thinned out to about this many
+MIN_STEP = 1.5  # pixels: closer points add nothing visible (the browser sends them 2 pixels apart or more)
+SIZES = (28, 1000)  # smallest and largest canvas side in pixels
 
 
 def _sample_strokes() -> list[list[list[float]]]:
@@ -45,19 +53,68 @@ def render(strokes: list[np.ndarray], size: int, width: float) -> np.ndarray:
     segment in the small window each one can reach: the same image, but fast
     enough to redraw while the student is drawing."""
     image = np.zeros((size, size))
-    reach = width / 2.0 + 1.5
+    reach = width / 2.0 + 1.5  # the pen's radius and its soft edge: no ink beyond
+    centres = np.arange(size) + 0.5  # pixel centres, along either axis
     for stroke in strokes:
         points = np.asarray(stroke, dtype=float).reshape(-1, 2)
-        segments = list(zip(points[:-1], points[1:])) if len(points) > 1 else [(points[0], points[0])]
-        for a, b in segments:
-            x0, y0 = np.maximum(np.floor(np.minimum(a, b) - reach).astype(int), 0)
-            x1, y1 = np.minimum(np.ceil(np.maximum(a, b) + reach).astype(int), size)
+        starts, ends = (points[:-1], points[1:]) if len(points) > 1 else (points, points)
+        low = np.clip(np.floor(np.minimum(starts, ends) - reach), 0, size).astype(int).tolist()
+        high = np.clip(np.ceil(np.maximum(starts, ends) + reach), 0, size).astype(int).tolist()
+        for (ax, ay), (bx, by), (x0, y0), (x1, y1) in zip(starts.tolist(), ends.tolist(), low, high):
             if x0 >= x1 or y0 >= y1:
-                continue
-            corner = np.array([x0, y0], dtype=float)
-            patch = draw_strokes([np.stack([a - corner, b - corner])], (y1 - y0, x1 - x0), width)
-            np.maximum(image[y0:y1, x0:x1], patch, out=image[y0:y1, x0:x1])
-    return image
+                continue  # outside the canvas
+            # stroke._distance_to_segment, with plain floats for speed: pixel minus nearest point of a-b
+            dx, dy = centres[x0:x1] - ax, centres[y0:y1, None] - ay
+            length2 = (bx - ax) ** 2 + (by - ay) ** 2
+            if length2 > 0.0:
+                t = np.clip((dx * (bx - ax) + dy * (by - ay)) / length2, 0.0, 1.0)
+                dx, dy = dx - t * (bx - ax), dy - t * (by - ay)
+            window = image[y0:y1, x0:x1]
+            # coverage falls from 1 to 0 over one pixel at the pen's edge (clipped to 1 at the end)
+            np.maximum(window, width / 2.0 + 0.5 - np.hypot(dx, dy), out=window)
+    return np.minimum(image, 1.0, out=image)
+
+
+def _is_point(point: object) -> bool:
+    return (
+        isinstance(point, (list, tuple))
+        and len(point) == 2
+        and all(isinstance(v, Real) and not isinstance(v, bool) for v in point)
+    )
+
+
+def valid_points(stroke: object, size: int) -> np.ndarray:
+    """The stroke's usable points as an (n, 2) array.  A point must be two
+    finite numbers at most one canvas side outside the canvas; any other
+    point (None, three numbers, text) is dropped alone, not its whole stroke."""
+    if not isinstance(stroke, (list, tuple)):
+        return np.empty((0, 2))
+    try:
+        points = np.asarray(stroke)
+    except ValueError:  # rows of different lengths
+        points = np.empty(0)
+    if points.ndim != 2 or points.shape[1] != 2 or points.dtype.kind not in "iuf":  # not a clean list of pairs
+        points = np.array([p for p in stroke if _is_point(p)], dtype=float).reshape(-1, 2)
+    points = points.astype(float)
+    near = np.isfinite(points).all(axis=1) & (np.abs(points - size / 2.0) <= 1.5 * size).all(axis=1)
+    return points[near]
+
+
+def simplify(strokes: list[np.ndarray]) -> list[np.ndarray]:
+    """The same drawing with fewer points: along each stroke a point is kept
+    once the pen has travelled another MIN_STEP pixels (more for a scribble
+    longer than MAX_POINTS such steps), and both ends always.  canvas.js
+    thins what it sends the same way, so a long scribble stays a short message."""
+    lengths = [np.hypot(*np.diff(points, axis=0).T).sum() for points in strokes]
+    step = max(MIN_STEP, sum(lengths) / MAX_POINTS)
+    simpler = []
+    for points in filter(len, strokes):
+        travelled = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(points, axis=0).T))])
+        stage = np.floor(travelled / step)
+        keep = np.concatenate([[True], stage[1:] > stage[:-1]])
+        keep[-1] = True
+        simpler.append(points[keep])
+    return simpler
 
 
 class DrawingCanvas(anywidget.AnyWidget):
@@ -74,23 +131,35 @@ class DrawingCanvas(anywidget.AnyWidget):
     pen_width = traitlets.Float(20.0).tag(sync=True)  # pen diameter in CSS pixels
     sync_interval_ms = traitlets.Int(100).tag(sync=True)
 
+    @traitlets.validate("size")
+    def _sensible_size(self, proposal: dict) -> int:
+        size = int(proposal["value"])
+        fitted = min(max(size, SIZES[0]), SIZES[1])
+        if fitted != size:
+            print(f"A canvas of {size} pixels does not work: using {fitted} (sizes from {SIZES[0]} to {SIZES[1]} do).")
+        return fitted
+
+    @traitlets.validate("pen_width")
+    def _sensible_pen(self, proposal: dict) -> float:
+        """A pen wider than a quarter of the canvas leaves no room for a
+        digit's loops: the whole canvas turns black.  Too wide, too thin or
+        not a number: the nearest sensible width, and one line saying so."""
+        width, widest = float(proposal["value"]), self.size / 4.0
+        fitted = 20.0 if math.isnan(width) else min(max(width, 1.0), widest)
+        if fitted != width:
+            print(f"A pen {width:g} pixels wide does not fit a {self.size}-pixel canvas: using {fitted:g} "
+                  f"(from 1 to a quarter of the canvas, {widest:g}).")
+        return fitted
+
     def stroke_arrays(self) -> list[np.ndarray]:
-        """The strokes as (n, 2) float arrays; anything malformed is skipped
-        (the strokes come from a browser)."""
-        arrays = []
-        for stroke in self.strokes:
-            try:
-                points = np.asarray(stroke, dtype=float).reshape(-1, 2)
-            except (TypeError, ValueError):
-                continue
-            points = points[np.isfinite(points).all(axis=1)]
-            if len(points):
-                arrays.append(points)
-        return arrays
+        """The strokes as (n, 2) float arrays of their valid points (they
+        come from a browser: see ``valid_points``); empty strokes are left out."""
+        arrays = [valid_points(stroke, self.size) for stroke in self.strokes]
+        return [points for points in arrays if len(points)]
 
     def drawing(self) -> np.ndarray:
         """The strokes rendered at full canvas resolution, ink 1 on 0."""
-        return render(self.stroke_arrays(), self.size, self.pen_width)
+        return render(simplify(self.stroke_arrays()), self.size, self.pen_width)
 
     def clear(self) -> None:
         """Wipe the canvas (the same as its Clear button)."""

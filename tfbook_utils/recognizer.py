@@ -16,6 +16,13 @@ typical in MNIST (about 11 % of the digit's size).  Without it a digit
 drawn small, or with a thick pen, would come out as a blob after scaling
 that the network has never seen.
 
+Whatever array arrives, the student gets a digit or one line saying why
+not: NaN and infinite values count as no ink, a drawing that is mostly ink
+(filled in, or a light digit on a dark background) gets a hint instead of
+a confident guess, and anything that is not a 2-D drawing says what to
+pass instead.  A drawing larger than the canvas is first averaged down to
+the canvas's size, so that a 4000x4000 image takes as long as a 280x280 one.
+
 ``LiveRecognizer`` connects the drawing canvas (``canvas.py``) to a trained
 network: while the student draws, it shows the 28x28 image the network
 sees and the ten probabilities.
@@ -24,6 +31,7 @@ sees and the ten probabilities.
 from __future__ import annotations
 
 import base64
+import html
 import io
 from collections.abc import Callable
 
@@ -37,10 +45,70 @@ BOX = 20  # ... with the digit scaled into a 20x20 box
 CENTRE = 14.0  # where MNIST puts the centre of mass (row, column indices)
 PEN_RATIO = 0.11  # typical MNIST stroke width / digit size (median of the test set)
 MIN_SIZE_FOR_PEN = 56  # below this size the image is already at MNIST scale: keep its pen
+LARGEST = 280  # the canvas's side: larger ink is averaged down to this first (more pixels add time, not detail)
+MOSTLY_INK = 0.5  # MNIST digits cover at most 40 % of their image; more ink than this is no digit
 
 
 class EmptyDrawing(TfbookError):
     """The drawing has no ink, so there is nothing to recognise."""
+
+
+class FilledDrawing(TfbookError):
+    """Most of the drawing is ink: filled in, or inverted (a light digit on dark)."""
+
+
+class NotADrawing(TfbookError, ValueError):
+    """The argument is not a 2-D array of ink values (a ValueError, too)."""
+
+
+def _not_a_drawing(drawing: object, shape: tuple[int, ...]) -> NotADrawing:
+    """What to pass instead, for the mistakes that happen: an MNIST vector, a
+    colour image, an extra axis of length 1."""
+    start = f"preprocess needs a drawing, a 2-D array (rows x columns) of ink values; this is {type(drawing).__name__}"
+    if sorted(shape) in ([784], [1, 784]):
+        return NotADrawing(f"{start} of 784 values, already an MNIST image: use it as it is, or image.reshape(28, 28).")
+    if len(shape) == 3 and shape[2] in (3, 4):
+        return NotADrawing(
+            f"{start} of shape {shape}, a colour image: pass one grey channel, e.g. image[:, :, :3].mean(axis=2) "
+            "(and 1 minus that for dark ink on a light background)."
+        )
+    if len(shape) > 2 and sum(n > 1 for n in shape) == 2:
+        return NotADrawing(f"{start} of shape {shape}: drop the axes of length 1 with np.squeeze(drawing).")
+    if not shape:
+        return NotADrawing(f"{start}, a single value: pass the whole drawing, e.g. canvas.drawing().")
+    return NotADrawing(f"{start} of shape {shape}.")
+
+
+def _ink(drawing: object) -> np.ndarray:
+    """The drawing as a new float array (the student's array stays as it is)
+    with values in [0, 1]; NaN and infinities, which no pen makes, count as no ink."""
+    try:
+        values = np.asarray(drawing, dtype=np.float64)
+    except (TypeError, ValueError, RuntimeError):  # text, ragged lists, a TensorFlow tensor, ...
+        raise _not_a_drawing(drawing, ()) from None
+    if values.ndim != 2 or sorted(values.shape) == [1, 784]:
+        raise _not_a_drawing(drawing, values.shape)
+    if not np.isfinite(values.sum()):  # a NaN or an infinity somewhere: only then look for them
+        values = np.where(np.isfinite(values), values, 0.0)
+    return np.clip(values, 0.0, 1.0)
+
+
+def _shrink(ink: np.ndarray) -> np.ndarray:
+    """The mean of every k x k block, for the smallest k that brings the
+    longer side to LARGEST pixels or fewer: area averaging, like the final
+    step, and cheap (row i of every block is the slice ink[i::k])."""
+    k = -(-max(ink.shape) // LARGEST)  # ceiling division
+    if k == 1:
+        return ink
+    rows = np.zeros((-(-ink.shape[0] // k), ink.shape[1]))
+    for i in range(k):
+        part = ink[i::k]
+        rows[: len(part)] += part
+    blocks = np.zeros((rows.shape[0], -(-ink.shape[1] // k)))
+    for j in range(k):
+        part = rows[:, j::k]
+        blocks[:, : part.shape[1]] += part
+    return blocks / (k * k)
 
 
 def _bounding_box(ink: np.ndarray) -> tuple[slice, slice]:
@@ -82,9 +150,8 @@ def _change_pen(ink: np.ndarray, radius: float) -> np.ndarray:
     return (1.0 - fraction) * ink + fraction * following
 
 
-def _normalise_pen(ink: np.ndarray) -> np.ndarray:
-    """Give a large drawing MNIST's typical pen width relative to its size."""
-    crop = ink[_bounding_box(ink)]
+def _normalise_pen(crop: np.ndarray) -> np.ndarray:
+    """Give a large drawing (cropped to its ink) MNIST's typical pen width relative to its size."""
     size = max(crop.shape)
     if size < MIN_SIZE_FOR_PEN:
         return crop
@@ -110,14 +177,28 @@ def _box_weights(n_src: int, scale: float, offset: float) -> np.ndarray:
 def preprocess(drawing: np.ndarray) -> np.ndarray:
     """A drawing (2-D float array of any size, ink 1 on background 0) as the
     784 float32 values of an MNIST image.  Raises ``EmptyDrawing`` if there
-    is no ink."""
-    ink = np.clip(np.asarray(drawing, dtype=np.float64), 0.0, 1.0)
-    if ink.ndim != 2:
-        raise ValueError(f"expected a 2-D image, got shape {ink.shape}")
-    if ink.max(initial=0.0) < 0.05:
+    is no ink, ``FilledDrawing`` if most of it is ink and ``NotADrawing`` if
+    it is not a 2-D array (each a one-line message)."""
+    ink = _ink(drawing)
+    row_peaks = ink.max(axis=1, initial=0.0)
+    peak = row_peaks.max(initial=0.0)
+    if peak < 0.05:
         raise EmptyDrawing("The canvas is empty: draw a digit first, then run this cell again.")
-    ink[ink < 0.01 * ink.max()] = 0.0  # faint specks would stretch the bounding box
-    crop = _normalise_pen(ink)
+    speck = 0.01 * peak  # fainter ink would stretch the bounding box
+    rows = np.flatnonzero(row_peaks >= speck)
+    band = ink[rows[0] : rows[-1] + 1]
+    cols = np.flatnonzero(band.max(axis=0) >= speck)
+    crop = band[:, cols[0] : cols[-1] + 1]
+    share = crop.sum() / (peak * ink.size)  # how much of the drawing is ink (outside the crop: only specks)
+    if share > MOSTLY_INK:
+        raise FilledDrawing(
+            f"{share:.0%} of the drawing is ink, so it is no digit: it looks filled in, "
+            "or inverted (a light digit on a dark background). Press Clear and draw one digit with dark ink on "
+            "the white canvas; for an inverted image, pass 1 - image."
+        )
+    crop = _shrink(crop)
+    crop[crop < speck] = 0.0
+    crop = _normalise_pen(crop)
     h, w = crop.shape
     scale = BOX / max(h, w)
     # centre of mass of the crop, pixel centres at index + 0.5
@@ -144,14 +225,20 @@ def _png_data_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def panel_html(image: np.ndarray | None, probabilities: np.ndarray | None) -> str:
+def panel_html(image: np.ndarray | None, probabilities: np.ndarray | None, problem: TfbookError | None = None) -> str:
     """The panel beside the canvas: the 28x28 input and ten probability bars
-    (HTML, so it updates in milliseconds while the student draws)."""
+    (HTML, so it updates in milliseconds while the student draws).  Without
+    an image it asks for a digit, or says what is wrong with the drawing."""
     if image is None or probabilities is None:
+        if isinstance(problem, FilledDrawing):
+            text = "キャンバスのほとんどがインクです。Clear を押して、数字を1つ書いてください"
+            text += f"<br>({html.escape(str(problem))})"
+        else:
+            text = "左のキャンバスに数字を1つ書いてください<br>(draw one digit on the canvas)"
         return (
             '<div style="width:410px;height:210px;display:flex;align-items:center;justify-content:center;'
             'color:#666;font-size:15px;text-align:center;border:1px dashed #bbb;font-family:sans-serif">'
-            "左のキャンバスに数字を1つ書いてください<br>(draw one digit on the canvas)</div>"
+            f"{text}</div>"
         )
     best = int(np.argmax(probabilities))
     bars = "".join(
@@ -179,7 +266,8 @@ class LiveRecognizer:
 
     ``image`` is the 784-vector of the current drawing, for the lecture's
     ``sess.run(p, feed_dict={x: [image], keep_prob: 1.0})``.  Reading it
-    while the canvas is empty raises ``EmptyDrawing`` (one friendly line).
+    while the canvas is empty raises ``EmptyDrawing`` (one friendly line),
+    and ``FilledDrawing`` while most of it is ink.
     Without a browser (``headless()``) a sample digit is drawn for you.
     """
 
@@ -189,6 +277,7 @@ class LiveRecognizer:
         self.canvas = canvas
         self._predict = lambda image: predict(sess, p, x, keep_prob, image)
         self._image: np.ndarray | None = None
+        self._problem: TfbookError | None = None  # why there is no image, when the drawing is no digit
         self.probabilities: np.ndarray | None = None
         self.panel = ipywidgets.HTML(panel_html(None, None))
         self.widget = ipywidgets.HBox(
@@ -204,12 +293,12 @@ class LiveRecognizer:
 
     def _update(self, change: object = None) -> None:
         try:
-            self._image = preprocess(self.canvas.drawing())
-        except EmptyDrawing:
-            self._image = self.probabilities = None
+            self._image, self._problem = preprocess(self.canvas.drawing()), None
+        except (EmptyDrawing, FilledDrawing) as problem:
+            self._image, self._problem, self.probabilities = None, problem, None
         else:
             self.probabilities = self._predict(self._image)
-        self.panel.value = panel_html(self._image, self.probabilities)
+        self.panel.value = panel_html(self._image, self.probabilities, self._problem)
 
     @classmethod
     def from_checkpoint(cls, canvas, name: str) -> LiveRecognizer:
@@ -222,7 +311,10 @@ class LiveRecognizer:
 
     @property
     def image(self) -> np.ndarray:
-        """The 784 values of the current drawing (``EmptyDrawing`` if none)."""
+        """The 784 values of the current drawing (``EmptyDrawing`` if none,
+        ``FilledDrawing`` if it is mostly ink)."""
+        if isinstance(self._problem, FilledDrawing):
+            raise FilledDrawing(f"The drawing on the canvas of [HWR-07] is no digit: {self._problem}")
         if self._image is None:
             raise EmptyDrawing(
                 "The canvas is empty: draw a digit on the canvas of [HWR-07] first, then run this cell again."
