@@ -197,7 +197,7 @@ def one_checkpoint(tmp_path: Path) -> Path:
 
 def test_quick_bench_measures_and_reports(tmp_path: Path, one_checkpoint: Path) -> None:
     out = tmp_path / "bench"
-    results = controller.run(["CNN", "load", "profile", "restore", "recognizer"], quick=True, out_dir=out,
+    results = controller.run(["CNN", "load", "profile", "restore", "recognizer", "drawings"], quick=True, out_dir=out,
                             checkpoint_dir=one_checkpoint)
     assert results["errors"] == []
     report = (out / "latest.md").read_text(encoding="utf-8")
@@ -242,6 +242,11 @@ def test_quick_bench_measures_and_reports(tmp_path: Path, one_checkpoint: Path) 
     assert rec["preprocess_s"] > 0 and rec["predict_s"] > 0 and rec["image_to_probabilities_s"] > 0
     assert rec["weights"].startswith("random (cnn_session-20000 not shipped")
     assert table_row(report, "recognizer answers < 50 ms")[2] in ("yes", "no")
+
+    big = results["drawings"]["circle_4000"]
+    assert 0 < big["best_s"] and big["outcome"] == "28x28 image"
+    assert "### Large drawings in the handwriting recognizer" in report
+    assert table_row(report, "4000x4000 drawing preprocessed < 0.5 s")[1] == f"{big['best_s']:.2f} s"
 
 
 def test_readme_quotes_the_latest_bench_run() -> None:

@@ -32,7 +32,7 @@ from .workers import PREFIX
 CHECKPOINT_DIR = REPO_ROOT / "checkpoints"
 BENCH_DIR = REPO_ROOT / "benchmarks"
 QUICK_DIR = REPO_ROOT / "build" / "bench-quick"
-SECTIONS = ("load", "profile", "settings", "eval", "restore", "recognizer")
+SECTIONS = ("load", "profile", "settings", "eval", "restore", "recognizer", "drawings")
 
 WORKER_CODE = (
     "import time; _t0 = time.perf_counter()\n"
@@ -274,6 +274,17 @@ class Bench:
         self.results["recognizer"] = {**answer, "weights": w.ready.get("weights"),
                                       "rss_mb": _mb(w.final.get("maxrss_kb"))}
 
+    def drawings(self) -> None:
+        """The recognizer on huge drawings and 100,000-point strokes (``drawings.py``), in a process of its own."""
+        code = ("import json, sys\nfrom course_tools.bench.drawings import measure\n"
+                "print(json.dumps(measure(int(sys.argv[1]))))")
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "Agg",
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+        with open(self.log_dir / "drawings.log", "wb") as log:
+            done = subprocess.run([sys.executable, "-c", code, "1" if self.quick else str(plan.ROUNDS)],
+                                  stdout=subprocess.PIPE, stderr=log, env=env, cwd=REPO_ROOT, timeout=900, check=True)
+        self.results["drawings"] = json.loads(done.stdout.decode().strip().splitlines()[-1])
+
     def evaluation(self, chosen: list[Notebook]) -> None:
         """Each model's test-set evaluation as its notebook does it, against chunks of ``EVAL_ALT_CHUNK``."""
         rows = []
@@ -360,6 +371,8 @@ def run(names: list[str], quick: bool, out_dir: Path, checkpoint_dir: Path = CHE
         bench.attempt("checkpoint restore", bench.restore)
     if everything or "recognizer" in wanted:
         bench.attempt("recognizer latency", bench.recognizer)
+    if everything or "drawings" in wanted:
+        bench.attempt("recognizer on large drawings", bench.drawings)
     bench.results["seconds"] = time.perf_counter() - start
     bench.results["errors"] = bench.errors
     try:

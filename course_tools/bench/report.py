@@ -8,7 +8,7 @@ results, the FLOP rules from ``models``, the rounds from ``plan``.
 
 from __future__ import annotations
 
-from . import models
+from . import drawings, models
 from .models import IDLE, MATMUL_N, MODELS
 from .plan import ROUNDS
 
@@ -277,9 +277,21 @@ def targets(results: dict) -> list[str]:
     if rec:
         total = rec["image_to_probabilities_s"]
         rows.append(row("recognizer answers < 50 ms", _ms(total), total < 0.05))
+    big = results.get("drawings", {})
+    for name, target in (("circle_4000", "4000x4000 drawing preprocessed < 0.5 s"),
+                         ("stroke_update", "live update with a 100,000-point stroke < 0.5 s")):
+        if name in big:
+            seconds = big[name]["best_s"]
+            rows.append(row(target, f"{seconds:.2f} s", seconds < drawings.TARGET_S))
     if not rows:
         return []
     return ["", "## Targets", "", "| target | measured | holds |", "|---|---:|---|", *rows]
+
+
+def large_drawings(results: dict) -> list[str]:
+    if "drawings" not in results:
+        return []
+    return ["", *drawings.report_lines(results["drawings"])]
 
 
 def failures(results: dict) -> list[str]:
@@ -288,7 +300,8 @@ def failures(results: dict) -> list[str]:
     return ["", "## Failed measurements", "", *[f"- {e}" for e in results["errors"]]]
 
 
-SECTIONS = (header, training, efficiency, profile, settings, loading, evaluations, targets, failures)
+SECTIONS = (header, training, efficiency, profile, settings, loading, large_drawings, evaluations, targets,
+            failures)
 
 
 def render(results: dict) -> str:
