@@ -46,6 +46,15 @@ def running_pid(state: Path) -> int | None:
         return None
 
 
+def _forget_own_pid(state: Path) -> None:
+    """Remove the pid file if it is this process's (never another running hub's)."""
+    try:
+        if int((state / PID_FILE).read_text()) == os.getpid():
+            (state / PID_FILE).unlink()
+    except (OSError, ValueError):
+        pass
+
+
 def _hub_environment(settings_file: Path, env: HubEnvironment) -> dict[str, str]:
     keep = ("LANG", "LC_ALL", "TZ")
     environment = {k: v for k, v in os.environ.items() if k in keep}
@@ -111,7 +120,7 @@ def launch(settings: Settings, echo: Callable[[str], None] = print) -> Started:
     while not health(settings.local_url):
         if process.poll() is not None or time.monotonic() > deadline:
             stop_process(process)
-            (state / PID_FILE).unlink(missing_ok=True)
+            _forget_own_pid(state)
             raise HubError(f"the hub did not start: {_last_error(log)} (the whole log: {log})")
         time.sleep(0.5)
     return Started(settings, process, created, install_s)
@@ -205,7 +214,7 @@ def serve(settings: Settings, echo: Callable[[str], None] = print) -> int:
                 echo("The hub has stopped" + (f" (and {left} process(es) the students had left running)." if left
                                              else "."))
         finally:
-            (settings.state_dir / PID_FILE).unlink(missing_ok=True)
+            _forget_own_pid(settings.state_dir)
             for s, handler in previous.items():
                 signal.signal(s, handler)
 

@@ -147,3 +147,16 @@ def test_jupyterhub_config_follows_the_settings(tmp_path: Path, monkeypatch) -> 
     exec(compile(CONFIG_FILE.read_text(), str(CONFIG_FILE), "exec"), {"get_config": lambda: c})
     assert "course-git" not in {service["name"] for service in c.JupyterHub.services}
     assert stat.S_IMODE(Path(s.state).stat().st_mode) == 0o700
+
+
+def test_a_second_start_leaves_the_running_hub_alone(tmp_path: Path, monkeypatch, capsys) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    running = os.getppid()  # a live process stands in for the running hub
+    (state / "tfbook-hub.pid").write_text(f"{running}\n")
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert main(["--students", "3", "--state", str(state), "--repo", "https://example.org/tfbook.git"]) == 1
+    out = capsys.readouterr().out
+    assert out == (f"hub: a hub is already running from {state} (pid {running}): stop it with "
+                   "`python3 tfbook.py hub stop`\n")
+    assert (state / "tfbook-hub.pid").read_text() == f"{running}\n"
