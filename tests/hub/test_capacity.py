@@ -57,16 +57,19 @@ def test_the_two_plans_and_students_per_server(build: Path, tmp_path: Path) -> N
     plan_a, plan_b = capacity.plans()
     lecture = [n for n in COURSE if n.kind != "beyond"]
     assert list(plan_a.notebooks) == lecture
-    # plan B leaves out the notebooks whose checkpoints ship; the recognizer and the result notebook stay
-    assert {n.tag for n in lecture} - {n.tag for n in plan_b.notebooks} == {n.tag for n in shipping()} & {"MDC", "CNN"}
-    assert {"MDR", "HWR", "MDT"} <= {n.tag for n in plan_b.notebooks}
+    # plan B leaves out the CNN trainings, among them every lecture notebook whose checkpoint ships;
+    # the notebooks that restore those checkpoints stay
+    left_out = {n.tag for n in lecture} - {n.tag for n in plan_b.notebooks}
+    assert left_out == set(capacity.CNN_TRAINING) >= {n.tag for n in shipping() if n.kind != "beyond"}
+    assert {"MDR", "HWR", "MSL", "ODE"} <= {n.tag for n in plan_b.notebooks}
+    assert "mdc_session-4000" in plan_b.says and "cnn_session-20000" in plan_b.says
     # plan A: the largest kernel is MDC's, the heaviest notebook the two-layer CNN
     assert f"| {capacity.SERVER_MB + 1900:,} MB (MDC + server) |" in text
     assert "CNN: 1,500 CPU s" in text
     # 16 cores, 64 GB: plan A by memory (64 GB x 0.9 - hub) / (server + 1900 MB) = 28; by CPU 16 x 600 / 1500 = 6
-    # plan B: largest kernel MDT (1800 MB): 30 by memory; heaviest MDC-EX (400 CPU s): 16 x 600 / 400 = 24
-    assert "| 16 cores, 64 GB | 6 (CPU) | 24 (CPU) |" in text
-    assert "| 4 cores, 16 GB | 1 (CPU) | 6 (CPU) |" in text
+    # plan B: every kernel 700 MB: by memory 58,722 / 860 = 68; heaviest 60 CPU s: 16 x 600 / 60 = 160
+    assert "| 16 cores, 64 GB | 6 (CPU) | 68 (memory) |" in text
+    assert "| 4 cores, 16 GB | 1 (CPU) | 16 (memory) |" in text
     servers = [line for line in text.splitlines() if line.startswith("| ") and " cores, " in line]
     counts = [[int(cell.split()[0]) for cell in line.strip("|").split("|")[1:]] for line in servers]
     assert all(b >= a for a, b in counts)  # plan B never holds fewer students
