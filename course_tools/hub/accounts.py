@@ -144,8 +144,10 @@ def processes_of(names: list[str], under: Path) -> list[int]:
         try:
             if entry.stat().st_uid not in uids:
                 continue
+            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue  # already dead, waiting for its parent to collect it
             argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
+        except (OSError, IndexError):
             continue
         if any(arg.decode(errors="replace").startswith(str(under)) for arg in argv[:2]):
             pids.append(int(entry.name))

@@ -180,6 +180,9 @@ def stop_leftovers(settings: Settings, timeout: float = 10) -> int:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and accounts.processes_of(users, venv):
+        time.sleep(0.2)
     return len(pids)
 
 
@@ -199,6 +202,9 @@ def serve(settings: Settings, echo: Callable[[str], None] = print) -> int:
         started = launch(settings, echo)
         echo(greeting(started))
         code = started.process.wait()
+        if code == 0:  # "Shutdown Hub" on the admin page
+            echo("The hub was shut down from its admin page.")
+            return 0
         echo(f"The hub stopped by itself (exit code {code}): {_last_error(settings.state_dir / LOG_FILE)}")
         return 1
     except _Stop:

@@ -17,8 +17,9 @@ Chromium at the same time:
 4. edits a notebook (a line typed into its first cell) and saves it.
 
 ``tfbook.py hub status`` shows the instructor every student's server with
-its memory.  The instructor commits a change (a new file, a changed one);
-each student clicks the link again: the change has arrived and their own
+its memory, and the admin page shows them in the instructor's browser.
+The instructor commits a change (a new file, a changed one); each
+student clicks the link again: the change has arrived and their own
 edit is still there.  Student A gets 403 on B's server (page and API, with
 A's own token, which works on A's server), and cannot read B's files.
 The third student runs the TensorBoard notebook (quick): its dashboard
@@ -109,17 +110,24 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def user_pids(names: tuple[str, ...]) -> list[int]:
-    """Every process running as one of ``names``."""
+def user_processes(names: tuple[str, ...]) -> dict[int, str]:
+    """Every live process running as one of ``names``: its state and command line."""
     uids = {accounts.pwd.getpwnam(n).pw_uid for n in names if accounts.exists(n)}
-    pids = []
+    found = {}
     for entry in Path("/proc").iterdir():
         try:
             if entry.name.isdigit() and entry.stat().st_uid in uids:
-                pids.append(int(entry.name))
-        except OSError:
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                argv = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                found[int(entry.name)] = f"{state} {argv[:200]}"
+        except (OSError, IndexError):
             pass
-    return pids
+    return found
+
+
+def user_pids(names: tuple[str, ...]) -> list[int]:
+    """Every process running as one of ``names`` (zombies too: the clean-up kills them all)."""
+    return list(user_processes(names))
 
 
 def remove_test_users() -> None:
@@ -417,6 +425,20 @@ def next_lesson(playwright, context, page, name: str, notes: dict, hub: Hub) -> 
         client.dispose()
 
 
+def instructor_admin_page(playwright, context, page, name: str, notes: dict, hub: Hub) -> None:
+    """The instructor logs in to the admin page: every student is there, their servers running."""
+    page.goto(f"{hub.url}/hub/login?next={quote('/hub/admin', safe='')}")
+    page.locator("#username_input").fill(name)
+    page.locator("#password_input").fill(hub.passwords()[name])
+    page.locator("#login_submit").click()
+    page.wait_for_url(re.compile(r"/hub/admin"), timeout=PAGE_MS)
+    for student in STUDENTS:
+        page.get_by_text(student, exact=True).first.wait_for(timeout=60_000)
+    stop_buttons = page.get_by_role("button", name="Stop Server")
+    wait_until(lambda: stop_buttons.count() >= len(STUDENTS), 60, "the admin page shows the running servers")
+    page.screenshot(path=artefact(f"{name}-admin-page.png"), full_page=True)
+
+
 def tensorboard_through_the_hub(page, lab: StudentLab) -> None:
     """%tensorboard's dashboard comes through the student's own server (jupyter-server-proxy), not
     from localhost:6006, which the student's browser cannot reach.  Its TensorBoard keeps running
@@ -453,6 +475,7 @@ def test_a_class_on_one_hub(hub: Hub) -> None:
     for name in STUDENTS:
         row = next((line for line in status.splitlines() if line.startswith(name)), "")
         assert re.match(rf"{name}\s+running\s+[\d,]+\s", row), status
+    in_browsers(instructor_admin_page, (INSTRUCTOR,), hub)
 
     # the instructor commits a change; the students click the link again
     (hub.repo / NEW_FILE).write_text("# Class notes\n\nWhat we did today.\n")
@@ -479,7 +502,8 @@ def test_a_class_on_one_hub(hub: Hub) -> None:
     assert "The hub has stopped." in said, said
     assert hub.process.wait(STOP_S) == 0
     hub.timings["stop_s"] = time.monotonic() - started
-    assert user_pids(STUDENTS) == []
+    left = {pid: what for pid, what in user_processes(STUDENTS).items() if not what.startswith("Z ")}
+    assert left == {}, f"the students' processes outlived the hub: {left}"
     assert [port for port in ports if port_open(port)] == []
     assert not (hub.state / "tfbook-hub.pid").exists()
     assert any(line.startswith("The hub has stopped") for line in hub.output), hub.output[-5:]
