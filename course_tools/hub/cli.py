@@ -34,8 +34,9 @@ def _start_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--branch", default="", help="the branch students get (default: the one checked out)")
     parser.add_argument("--git-port", type=int, default=9418, help="git daemon's port on 127.0.0.1 (default 9418)")
     parser.add_argument("--idle-minutes", type=int, default=60, help="stop servers unused this long (default 60)")
-    parser.add_argument("--mem-limit", default="2G",
-                        help="memory shown as each student's limit (default 2G; see the README's capacity table)")
+    parser.add_argument("--mem-limit", default="3G",
+                        help="memory shown as each student's limit (default 3G, as on Kubernetes; see the "
+                             "README's capacity table)")
     parser.add_argument("--ssl-cert", default="", metavar="FILE", help="serve HTTPS with this certificate ...")
     parser.add_argument("--ssl-key", default="", metavar="FILE", help="... and this key")
     parser.add_argument("--state", type=Path, default=STATE, help=f"the hub's own files (default {STATE})")

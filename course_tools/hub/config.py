@@ -43,7 +43,7 @@ class Settings:
     students: list[str] = field(default_factory=list)
     instructor: str = "teacher"
     idle_timeout_s: int = 3600  # the idle culler stops a server unused this long
-    mem_limit: str = "2G"  # shown in each student's status bar (not enforced by local processes)
+    mem_limit: str = "3G"  # shown in each student's status bar (not enforced by local processes)
     ssl_cert: str = ""
     ssl_key: str = ""
     status_token: str = field(default_factory=lambda: secrets.token_hex(32))  # for `hub status`
