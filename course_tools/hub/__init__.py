@@ -1,5 +1,6 @@
-"""``python3 tfbook.py hub``: a JupyterHub for a class on one server (see ``cli.py``).
+"""``python3 tfbook.py hub``: a JupyterHub for a class on one server.
 
+* ``cli``         -- the command's options: start (the default), stop, status, link, capacity
 * ``environment`` -- the hub's virtual environment under /opt/tfbook-hub, and the npm proxy
 * ``accounts``    -- one system user per student, homes only their own
 * ``config``      -- the settings of one hub, and the link students click
