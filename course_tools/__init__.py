@@ -12,6 +12,7 @@ Everything here is described by one list of notebooks, ``catalog.COURSE``:
 * ``shipping``  -- ``tfbook.py ship-checkpoints``: all files or none
 * ``colab``     -- the Colab setup cell written into every notebook
 * ``bench``     -- ``tfbook.py bench``: how fast this machine runs the lecture
+* ``hub``       -- ``tfbook.py hub``: a JupyterHub for a class, and its capacity table
 
 Nothing in ``tfbook_utils`` imports this package.
 """

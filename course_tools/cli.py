@@ -120,12 +120,20 @@ def bench(argv: list[str]) -> int:
     return bench_main(argv)
 
 
+def hub(argv: list[str]) -> int:
+    from .hub.cli import main as hub_main
+
+    return hub_main(argv)
+
+
 COMMANDS: dict[str, Command] = {
     "lecture": Command("[--quick] [NAME ...]", "run the course headless, print the results table", lecture),
     "test": Command("[PYTEST ARGS ...]", "run the test suite", test),
     "lab": Command("[JUPYTERLAB ARGS ...]", "open JupyterLab on chapters/ (e.g. --port 8890 --no-browser)", lab),
     "bench": Command("[--quick] [NAME ...]", "measure how fast this machine runs the lecture's models", bench,
                      "instructors"),
+    "hub": Command("[start|stop|status|link] ...", "a JupyterHub for a class on this machine (as root)", hub,
+                   "instructors"),
     "refresh": Command("[NAME ...]", "full run, then write the outputs back into the notebooks", refresh,
                        "maintainers"),
     "ship-checkpoints": Command("[PREFIX ...]", "copy the last full run's checkpoints into checkpoints/",

@@ -1,0 +1,154 @@
+"""One system user per student, whose home only they can read.
+
+The hub logs students in with their system account (PAM) and runs each
+student's server as that user, so the operating system keeps students out
+of each other's files.  ``ensure_users`` creates the accounts that are
+missing, with a home of mode 700 (Debian's ``useradd`` makes 755 homes,
+which every other user can read) and a random password, written to
+``passwords.csv`` in the hub's state folder (root's only) for the
+instructor to hand out.  Accounts that already exist keep their password.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import pwd
+import re
+import secrets
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from . import HubError
+
+NAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")  # what Debian's useradd accepts, and a clean URL
+PASSWORD_CHARS = "abcdefghijkmnpqrstuvwxyz23456789"  # no l/1, o/0: read aloud or off a slip
+PASSWORD_LENGTH = 10
+PASSWORDS_FILE = "passwords.csv"
+
+
+def require_root(what: str) -> None:
+    if os.geteuid() != 0:
+        raise HubError(f"{what} needs root: run it with sudo (sudo python3 tfbook.py hub ...). The hub creates one "
+                       "system user per student and runs each student's server as that user, so that no student "
+                       "can read another's files.")
+
+
+def roster(spec: str) -> list[str]:
+    """The students: ``"30"`` means student01 ... student30; anything else is
+    a file with one name per line (``#`` starts a comment)."""
+    if spec.isdigit():
+        count = int(spec)
+        if not 1 <= count <= 999:
+            raise HubError(f"--students {spec}: give between 1 and 999 students, or a file of names")
+        width = max(2, len(str(count)))
+        return [f"student{n:0{width}d}" for n in range(1, count + 1)]
+    path = Path(spec)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise HubError(f"--students {spec}: not a number and not a readable file ({error.strerror})") from None
+    names = [line.split("#", 1)[0].strip().lower() for line in lines]
+    names = list(dict.fromkeys(name for name in names if name))
+    if not names:
+        raise HubError(f"--students {spec}: the file names no student")
+    return names
+
+
+def check_names(names: list[str]) -> None:
+    bad = [name for name in names if not NAME.match(name)]
+    if bad:
+        raise HubError(f"cannot create the user {bad[0]!r}: a name must start with a lowercase letter and hold only "
+                       "a-z, 0-9, '_' or '-' (at most 31 characters); rename it in the roster")
+
+
+def exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def home(name: str) -> Path:
+    return Path(pwd.getpwnam(name).pw_dir)
+
+
+def new_password() -> str:
+    return "".join(secrets.choice(PASSWORD_CHARS) for _ in range(PASSWORD_LENGTH))
+
+
+def _command(args: list[str], what: str, stdin: str | None = None) -> None:
+    try:
+        done = subprocess.run(args, input=stdin, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise HubError(f"{what}: {args[0]} is missing (Debian: apt-get install passwd)") from None
+    if done.returncode != 0:
+        message = (done.stderr or done.stdout).strip().splitlines()
+        raise HubError(f"{what}: {message[-1] if message else f'exit code {done.returncode}'}")
+
+
+def create_user(name: str, password: str) -> None:
+    """A system user with a private home and ``password``."""
+    _command(["useradd", "--create-home", "--shell", "/bin/bash", "--key", "HOME_MODE=0700",
+              "--comment", "tfbook hub user", name], f"cannot create the user {name}")
+    home(name).chmod(0o700)  # older useradd versions ignore HOME_MODE
+    _command(["chpasswd"], f"cannot set the password of {name}", stdin=f"{name}:{password}\n")
+
+
+def ensure_users(names: list[str], passwords_file: Path, echo: Callable[[str], None] = print) -> list[str]:
+    """Create the accounts of ``names`` that are missing; returns the names created.
+    Their passwords are added to ``passwords_file`` (mode 600)."""
+    check_names(names)
+    missing = [name for name in names if not exists(name)]
+    if not missing:
+        return []
+    echo(f"Creating {len(missing)} account(s): {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+    passwords_file.parent.mkdir(parents=True, exist_ok=True)
+    passwords_file.touch(mode=0o600)
+    with open(passwords_file, "a", encoding="utf-8", newline="") as f:
+        if f.tell() == 0:
+            f.write("user,password\n")
+        for name in missing:
+            password = new_password()
+            create_user(name, password)
+            f.write(_csv_row(name, password))
+            f.flush()
+    return missing
+
+
+def _csv_row(*fields: str) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(fields)
+    return out.getvalue()
+
+
+def read_passwords(passwords_file: Path) -> dict[str, str]:
+    """The passwords of the accounts the hub created (the last one given, per user)."""
+    if not passwords_file.is_file():
+        return {}
+    with open(passwords_file, encoding="utf-8", newline="") as f:
+        return {row["user"]: row["password"] for row in csv.DictReader(f)}
+
+
+def processes_of(names: list[str], under: Path) -> list[int]:
+    """The pids of the processes that run as any of ``names`` from the
+    environment ``under`` (servers, kernels, TensorBoards), from Linux's /proc."""
+    uids = {pwd.getpwnam(name).pw_uid for name in names if exists(name)}
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid not in uids:
+                continue
+            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue  # already dead, waiting for its parent to collect it
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError):
+            continue
+        if any(arg.decode(errors="replace").startswith(str(under)) for arg in argv[:2]):
+            pids.append(int(entry.name))
+    return pids
