@@ -56,6 +56,7 @@ class Notebook:
     ships: str | None = None  # the checkpoint it saves that ships in checkpoints/
     ships_graph: bool = False  # ... with its .meta graph file (the recognizer rebuilds the network from it)
     restores: str | None = None  # the checkpoint it restores (a quick run finds only the shipped one)
+    instructor_trains: bool = False  # a class on one server (plan B) leaves this CNN training to the instructor
     bench: Benchmarked | None = None
     repeated_tags: tuple[str, ...] = ()  # tags the 2017 notebook gave two cells in a row ("CDS-04")
 
@@ -124,21 +125,21 @@ COURSE: tuple[Notebook, ...] = (
              "One learned convolution layer; saves checkpoints", "accuracy 0.9804",
              min_quick_accuracy=0.80, ships="mdc_session-4000",
              bench=Benchmarked("one-layer CNN", 20160703, 100, "Adam(0.0005)", 0.0005, 7, 4000, 100, None, 200,
-                               architecture="one-layer CNN")),
+                               architecture="one-layer CNN"), instructor_trains=True),
     Notebook("Chapter04", "MNIST dynamic filter classification with TensorBoard", "MDT", "lecture",
              "The same CNN with TensorBoard logs", "accuracy 0.983",
-             min_quick_accuracy=0.80),
+             min_quick_accuracy=0.80, instructor_trains=True),
     Notebook("Chapter04", "MNIST dynamic filter result", "MDR", "lecture",
              "Learned filters, feature maps, misclassified digits", restores="mdc_session-4000"),
     Notebook("Chapter04", "MNIST dynamic filter classification exercise", "MDC-EX", "exercise",
-             "Exercise, slide 108: 4 / 16 / 32 filters"),
+             "Exercise, slide 108: 4 / 16 / 32 filters", instructor_trains=True),
     # Chapter05
     Notebook("Chapter05", "MNIST double layer CNN classification", "CNN", "lecture",
              "Two convolution layers, dropout: about 99 %", "accuracy 0.9918",
              min_quick_accuracy=0.50, ships="cnn_session-20000",
              bench=Benchmarked("two-layer CNN", 20160704, 50, "Adam(1e-4)", 0.0001, 8, 20000, 500, 2500, 200,
                                feed_extra=", keep_prob: 0.5", eval_feed=", keep_prob: 1.0",
-                               architecture="two-layer CNN")),
+                               architecture="two-layer CNN"), instructor_trains=True),
     Notebook("Chapter05", "Handwriting recognizer", "HWR", "lecture",
              "Draw a digit with the mouse; the CNN reads it", restores="cnn_session-20000"),
     Notebook("Chapter05", "CIFAR-10 dataset samples", "CDS", "lecture",

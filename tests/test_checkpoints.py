@@ -110,7 +110,7 @@ SAVERS = {
 
 @pytest.mark.parametrize("builds", [1, 2], ids=["once", "model cells ran twice"])
 @pytest.mark.parametrize("kind", list(SAVERS))
-@pytest.mark.parametrize("build", [mdc_graph, cnn_graph], ids=["MDC", "CNN"])
+@pytest.mark.parametrize("build", [mdc_graph, cnn_graph], ids=lambda build: build.__name__)
 def test_both_kinds_of_saved_file_restore_the_trained_model(tmp_path, monkeypatch, mnist, build, kind, builds) -> None:
     monkeypatch.chdir(tmp_path)
     images = mnist.test.images[:100]

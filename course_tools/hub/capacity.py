@@ -49,10 +49,10 @@ WAIT_S = 600  # the longest the class should wait for one notebook
 SERVERS = ((4, 16), (8, 32), (16, 64), (32, 128), (64, 256))  # cores, GB
 
 
-# The notebooks that train a convolutional network on MNIST.  Plan B leaves them to the
-# instructor: their committed outputs show the training, and the shipped checkpoints
-# (catalog.shipping()) stand in for their results in MDR and the handwriting recognizer.
-CNN_TRAINING = ("MDC", "MDT", "MDC-EX", "CNN")
+# The notebooks that train a convolutional network on MNIST (the catalog's ``instructor_trains``).
+# Plan B leaves them to the instructor: their committed outputs show the training, and the shipped
+# checkpoints (catalog.shipping()) stand in for their results where a notebook restores them.
+CNN_TRAINING = tuple(n.tag for n in COURSE if n.instructor_trains)
 
 
 class NotReady(HubError):
@@ -70,7 +70,7 @@ def plans() -> tuple[Plan, Plan]:
     """The lecture with its exercises (Chapter01-05), trained in full by everyone, or
     without the CNN trainings (the students restore the shipped checkpoints instead)."""
     lecture = tuple(n for n in COURSE if n.kind != "beyond")
-    restoring = [n.tag for n in lecture if n.tag not in CNN_TRAINING and n.tag in ("MDR", "HWR")]
+    restoring = [n.tag for n in lecture if n.restores and n.tag not in CNN_TRAINING]
     return (
         Plan("A: everyone trains every model", "every notebook of Chapter01-05 with its exercises, in full",
              lecture),

@@ -39,7 +39,6 @@ import queue
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -60,6 +59,7 @@ from ..browser.conftest import CHROMIUM, CHROMIUM_FLAGS
 from ..browser.drawing import SEVEN, draw, widgets
 from ..browser.jupyter import error_outputs, open_notebook, run_all, wait_for_run, write_quick_notebook
 from .conftest import REQUIRED, artefact, lacking
+from .machine import free_port, port_open, user_pids, user_processes, wait_until
 
 STUDENTS = ("tfbhub-a", "tfbhub-b", "tfbhub-c")
 INSTRUCTOR = "tfbhub-teacher"
@@ -96,38 +96,6 @@ def course_clone(target: Path) -> Path:
     git(repo, "commit", "-q", "-m", "The course, as the class gets it")
     git(repo, "repack", "-a", "-d", "-q")  # packed, as a real clone is: each student's clone reuses the pack
     return repo
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def user_processes(names: tuple[str, ...]) -> dict[int, str]:
-    """Every live process running as one of ``names``: its state and command line."""
-    uids = {accounts.pwd.getpwnam(n).pw_uid for n in names if accounts.exists(n)}
-    found = {}
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and entry.stat().st_uid in uids:
-                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-                argv = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                found[int(entry.name)] = f"{state} {argv[:200]}"
-        except (OSError, IndexError):
-            pass
-    return found
-
-
-def user_pids(names: tuple[str, ...]) -> list[int]:
-    """Every process running as one of ``names`` (zombies too: the clean-up kills them all)."""
-    return list(user_processes(names))
 
 
 def remove_test_users() -> None:
@@ -327,14 +295,6 @@ def close_tab(page, lab: StudentLab) -> None:
         dialog.get_by_role("button", name="Save", exact=True).click()
         dialog.wait_for(state="detached")
     wait_until(lambda: api(page, lab, "kernels") == [], 60, "the kernel stops when its tab closes")
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out: {what}")
-        time.sleep(0.5)
 
 
 def first_lesson(playwright, context, page, name: str, notes: dict, hub: Hub) -> None:
