@@ -83,7 +83,8 @@ def test_bench_builds_each_model_from_its_notebook(tag: str) -> None:
     assert "next_batch" not in "".join(cells), "the training loop must not be among the set-up cells"
     shapes = trainable_shapes(cells[2:-1])  # cells 01 set up, 02 load MNIST, the last opens the session
     assert shapes
-    expected = {"MDC": lecture_models.mdc_graph, "CNN": lecture_models.cnn_graph}.get(tag)
+    expected = {"one-layer CNN": lecture_models.mdc_graph,
+                "two-layer CNN": lecture_models.cnn_graph}.get(model.bench.architecture)
     if expected is not None:
         with tf.Graph().as_default():
             expected()
