@@ -31,12 +31,7 @@ from matplotlib.figure import Figure
 from .environment import headless
 
 DATASETS = ("blocks", "xor", "circle", "spiral")
-TITLES = {
-    "blocks": "Gaussian blocks (SNE)",
-    "xor": "XOR (DNE)",
-    "circle": "Circle",
-    "spiral": "Spiral",
-}
+TITLES = {"blocks": "Gaussian blocks (SNE)", "xor": "XOR (DNE)", "circle": "Circle", "spiral": "Spiral"}
 ACTIVATIONS: dict[str, Callable] = {"tanh": tf.nn.tanh, "relu": tf.nn.relu, "sigmoid": tf.nn.sigmoid}
 # The web Playground's choices, so its exercises carry over.
 LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
@@ -66,10 +61,7 @@ class DataSet:
         first part is a random sample (the web Playground also holds half
         back by default, to show over-fitting in the test loss)."""
         cut = int(round(len(self.x) * (1.0 - test_fraction)))
-        return (
-            replace(self, x=self.x[:cut], t=self.t[:cut]),
-            replace(self, x=self.x[cut:], t=self.t[cut:]),
-        )
+        return replace(self, x=self.x[:cut], t=self.t[:cut]), replace(self, x=self.x[cut:], t=self.t[cut:])
 
 
 def _gaussian_blocks(
