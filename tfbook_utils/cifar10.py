@@ -265,7 +265,7 @@ def read_cifar10(filename: str) -> tf.data.Dataset:
         depth_major = tf.reshape(tf.slice(record, [label_bytes], [image_bytes]), [depth, height, width])
         # The lecture wrote tf.transpose(depth_major, [1, 2, 0]). Stacking the three colour
         # planes along the last axis gives the same array; transposing uint8 itself makes
-        # TF 2.21 print an oneDNN error line on many CPUs.
+        # TF 2.21 print a oneDNN error line on CPUs without AVX-512.
         red, green, blue = tf.unstack(depth_major)
         uint8image = tf.stack([red, green, blue], axis=2)
         return label, uint8image
