@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import numbers
 import operator
 import os
 import urllib.request
@@ -71,7 +72,7 @@ def whole_number(name: str, value: object, low: int, high: int | None = None) ->
         try:
             number = operator.index(value)  # int, numpy integers
         except TypeError:
-            if isinstance(value, float) and value.is_integer():
+            if isinstance(value, numbers.Real) and float(value).is_integer():
                 number = int(value)
     if number is None or number < low or (high is not None and number > high):
         allowed = f"from {low:,} to {high:,}" if high is not None else f"of at least {low:,}"
