@@ -143,7 +143,8 @@ COURSE: tuple[Notebook, ...] = (
     Notebook("Chapter05", "Handwriting recognizer", "HWR", "lecture",
              "Draw a digit with the mouse; the CNN reads it", restores="cnn_session-20000"),
     Notebook("Chapter05", "CIFAR-10 dataset samples", "CDS", "lecture",
-             "CIFAR-10 records with tf.data, image distortions"),
+             "CIFAR-10 records with tf.data, image distortions",
+             repeated_tags=("CDS-04",)),  # the 2017 notebook tagged two cells [CDS-04]
     # Chapter06: beyond the lecture
     Notebook("Chapter06", "Vanishing gradients", "VGR", "beyond",
              "Beyond the lecture: a deep MLP with sigmoid vs ReLU, per-layer gradients",

@@ -95,10 +95,10 @@ def notebook_cell(tag: str) -> str:
 
 
 def test_the_notebooks_reader_decodes_the_same(twenty_records) -> None:
-    """[CDS-03] is the lecture-visible twin of cifar10.read_cifar10."""
+    """The first [CDS-04] is the lecture-visible twin of cifar10.read_cifar10."""
     path, labels, images = twenty_records
     namespace: dict = {"tf": tf}
-    exec(notebook_cell("CDS-03"), namespace)
+    exec(notebook_cell("CDS-04"), namespace)
     got_labels, got_images = read_all(namespace["read_cifar10"], str(path))
     assert got_labels.tolist() == labels.tolist()
     np.testing.assert_array_equal(got_images, images)
@@ -216,9 +216,13 @@ def test_download_verify_extract_then_use_the_cache(tmp_path: Path, archive_serv
     assert sorted(p.name for p in cache.iterdir()) == ["test_batch.bin"]  # archive given back
     assert Path(filename).read_bytes() == twenty_records[0].read_bytes()
     out, err = capsys.readouterr()
-    assert err == ""
-    assert out.splitlines()[0].startswith("Downloading CIFAR-10 (162 MB) from 127.0.0.1:")
-    assert out.splitlines()[1].startswith("CIFAR-10 test set: 20 images in ")
+    assert err == ""  # the progress bar, as text outside Jupyter, goes to stdout
+    lines = out.splitlines()  # the bar redraws itself with carriage returns: each redraw is a "line"
+    assert lines[0].startswith("Downloading CIFAR-10 (162 MB) from 127.0.0.1:")
+    size = len((tmp_path / "served" / cifar10.ARCHIVE_NAME).read_bytes())
+    assert any(line.startswith(f"{cifar10.ARCHIVE_NAME}: 100%") and f"{size / 1024:.1f}k/{size / 1024:.1f}k" in line
+               for line in lines), out
+    assert lines[-1].startswith("CIFAR-10 test set: 20 images in ")
     # Second use: straight from the cache.
     assert cifar10.load_test_batch(url, cache, show=False)[0] == filename
     assert len(requests) == 1
@@ -242,3 +246,26 @@ def test_sample_photo_is_a_quiet_colour_image() -> None:
     assert photo.shape == (32, 32, 3) and photo.dtype == np.uint8
     assert photo.std() > 20  # a photo, not a blank
     assert np.abs(photo[..., 0].astype(int) - photo[..., 2]).mean() > 5  # in colour
+
+
+def test_in_jupyter_the_download_shows_a_progress_widget_and_nothing_on_stderr(tmp_path: Path, archive_server) -> None:
+    """What a student sees in the notebook: tqdm's widget, no warning, no stderr."""
+    from nbclient import NotebookClient
+
+    url, _ = archive_server
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import tfbook_utils\nfrom pathlib import Path\nfrom tfbook_utils import cifar10\n"
+        f"cifar10.ARCHIVE_MD5, cifar10.ARCHIVE_SHA256 = {cifar10.ARCHIVE_MD5!r}, {cifar10.ARCHIVE_SHA256!r}\n"
+        f"cifar10.TEST_BATCH_SHA256 = {cifar10.TEST_BATCH_SHA256!r}\n"
+        f"filename, class_names = cifar10.load_test_batch({url!r}, Path({str(tmp_path / 'cache')!r}))")]
+    env = {k: v for k, v in __import__("os").environ.items() if k != "TFBOOK_OFFLINE"}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute(env=env)
+    outputs = nb.cells[0].outputs
+    assert [o for o in outputs if o.get("name") == "stderr" or o.output_type == "error"] == []
+    widgets = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(widgets) == 1, outputs
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "Downloading CIFAR-10" in text and "CIFAR-10 test set: 20 images" in text
+    assert "Warning" not in text and (tmp_path / "cache" / "test_batch.bin").is_file()

@@ -5,11 +5,11 @@ TensorFlow quiet (see ``quiet.py``).  Everything else is in small modules,
 one job each:
 
 * ``mnist``        -- MNIST from the shipped files (``read_data_sets``)
+* ``input_data``   -- the slides' ``input_data.read_data_sets``, offline
 * ``orenist``      -- the lecture's toy set of strokes and crosses
 * ``checkpoints``  -- where checkpoints are saved, which one to restore
 * ``recognizer``   -- MNIST-style preprocessing of a drawing, prediction
 * ``canvas``       -- the drawing widget for the handwriting recognizer
-* ``plotting``     -- image grids that several notebooks draw
 * ``cifar10``      -- CIFAR-10's test set, downloaded once, read as records
 * ``playground``   -- the in-notebook Neural Network Playground (Chapter03)
 * ``notebook_tensorboard`` -- lets ``%tensorboard`` find TensorBoard (see there)

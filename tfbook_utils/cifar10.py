@@ -15,19 +15,21 @@ There is no header, so TensorFlow reads the file as fixed-length records
 ``FixedLengthRecordReader`` and its filename queue).
 
 The data do not ship with this repository.  ``load_test_batch()`` downloads
-the archive once into the per-user cache, checks it against the MD5 that
-the dataset's page publishes and the SHA-256 that TensorFlow Datasets
-records, keeps only ``test_batch.bin`` (the notebook needs no more) and
-deletes the archive to give the 162 MB back.  Without internet it prints one
-line and offers a stand-in: a photo shipped with matplotlib, shrunk to
-32 x 32 and written in the same record format, so every later cell of the
-notebook runs unchanged.
+the archive once into the per-user cache, with a progress bar (tqdm: a
+widget in Jupyter, a line of text in a terminal or a log), checks it
+against the MD5 that the dataset's page publishes and the SHA-256 that
+TensorFlow Datasets records, keeps only ``test_batch.bin`` (the notebook
+needs no more) and deletes the archive to give the 162 MB back.  Without
+internet it prints one line and offers a stand-in: a photo shipped with
+matplotlib, shrunk to 32 x 32 and written in the same record format, so
+every later cell of the notebook runs unchanged.
 """
 
 from __future__ import annotations
 
 import http.client
 import os
+import sys
 import tarfile
 import tempfile
 import urllib.error
@@ -37,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow.compat.v1 as tf
+from tqdm.auto import tqdm
 
 from .errors import DataError
 from .paths import cache_dir, display_path, file_digest
@@ -89,6 +92,11 @@ def download_archive(url: str, target: Path, timeout: float = DOWNLOAD_TIMEOUT_S
     """Fetch ``url`` into ``target`` through a ``.part`` file, so an
     interrupted download never looks like a complete one.
 
+    A progress bar counts the bytes: at 1 MB/s the 162 MB take minutes, and
+    a cell that prints nothing for that long looks stuck.  tqdm draws it as
+    a widget in Jupyter and as text on stdout elsewhere (never on stderr,
+    which the course's notebook checks treat as an error).
+
     Network trouble (no connection, a refused or timed-out connection, an
     HTTP error) becomes a ``DataError`` whose message says what happened.
     """
@@ -98,9 +106,15 @@ def download_archive(url: str, target: Path, timeout: float = DOWNLOAD_TIMEOUT_S
         with urllib.request.urlopen(url, timeout=timeout) as response:
             host = urllib.parse.urlsplit(url).netloc
             print(f"Downloading CIFAR-10 ({ARCHIVE_SIZE / 2**20:.0f} MB) from {host} ...", flush=True)
-            with open(partial, "wb") as f:
+            size = int(response.headers.get("Content-Length") or ARCHIVE_SIZE)
+            with (
+                open(partial, "wb") as f,
+                tqdm(total=size, desc=ARCHIVE_NAME, unit="B", unit_scale=True, unit_divisor=1024,
+                     file=sys.stdout, mininterval=0.5) as progress,
+            ):
                 while chunk := response.read(1 << 20):
                     f.write(chunk)
+                    progress.update(len(chunk))
     except (OSError, http.client.HTTPException) as error:
         partial.unlink(missing_ok=True)
         # URLError wraps the socket's error ("Name or service not known"); HTTPError says its status.
@@ -236,8 +250,8 @@ def load_test_batch(
 def read_cifar10(filename: str) -> tf.data.Dataset:
     """(label, uint8image) pairs from a file of CIFAR-10 records.
 
-    The same function as the notebook's [CDS-03] (a test checks that the
-    two agree): the label byte as int32, the image rearranged from
+    The same function as the notebook's first [CDS-04] (a test checks that
+    the two agree): the label byte as int32, the image rearranged from
     depth-major [3, 32, 32] to [32, 32, 3].
     """
     label_bytes = LABEL_BYTES
@@ -251,7 +265,7 @@ def read_cifar10(filename: str) -> tf.data.Dataset:
         depth_major = tf.reshape(tf.slice(record, [label_bytes], [image_bytes]), [depth, height, width])
         # The lecture wrote tf.transpose(depth_major, [1, 2, 0]). Stacking the three colour
         # planes along the last axis gives the same array; transposing uint8 itself makes
-        # TF 2.21 print an oneDNN error line on many CPUs.
+        # TF 2.21 print a oneDNN error line on CPUs without AVX-512.
         red, green, blue = tf.unstack(depth_major)
         uint8image = tf.stack([red, green, blue], axis=2)
         return label, uint8image

@@ -29,6 +29,13 @@ class CheckpointError(TfbookError):
     """A checkpoint is missing, unreadable or does not fit the graph."""
 
 
+class ArgumentError(TfbookError, ValueError):
+    """A function was called with a value it cannot use (``next_batch(-3)``).
+
+    Also a ``ValueError``, so code that catches the standard error still does.
+    """
+
+
 def _excepthook(
     kind: type[BaseException], error: BaseException, tb: TracebackType | None
 ) -> None:
