@@ -203,7 +203,7 @@ def _kill_kernel(pid_file: Path) -> None:
         pass
 
 
-def _run_child(notebook: Notebook, repo: Path, out: Path, quick: bool, timeout: int) -> NotebookRun:
+def run_in_child(notebook: Notebook, repo: Path, out: Path, quick: bool, timeout: int) -> NotebookRun:
     """Run ``notebook`` inside ``repo`` in a child process and return its record."""
     record, executed = out / f"{notebook.tag}.json", out / f"{notebook.tag}.ipynb"
     command = [sys.executable, "-m", "course_tools.runner", str(repo / notebook.relative_path),
@@ -257,7 +257,7 @@ def run_course(
             (work / "out").mkdir()
             for notebook in notebooks:
                 echo(f"running {notebook.relative_path} ...")
-                run = _run_child(notebook, repo, work / "out", quick, timeout)
+                run = run_in_child(notebook, repo, work / "out", quick, timeout)
                 with _uninterrupted():
                     publish(run, notebook, repo, work / "out" / f"{notebook.tag}.ipynb", folder, quick)
                 outcome.runs.append(run)

@@ -23,11 +23,12 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
+from course_tools import catalog
 from tfbook_utils import cifar10
 from tfbook_utils.errors import DataError
 from tfbook_utils.paths import REPO_ROOT
 
-NOTEBOOK = REPO_ROOT / "chapters" / "Chapter05" / "CIFAR-10 dataset samples.ipynb"
+NOTEBOOK = catalog.by_tag("CDS").path
 UNREACHABLE = "http://127.0.0.1:9/cifar-10-binary.tar.gz"  # the discard port: nothing listens
 
 

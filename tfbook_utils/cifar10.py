@@ -1,4 +1,4 @@
-"""CIFAR-10's test set in its binary version, for "CIFAR-10 dataset samples".
+"""CIFAR-10's test set in its binary version, for the CIFAR-10 notebook of Chapter05.
 
 CIFAR-10 is 60,000 colour photos of 32 x 32 pixels in ten classes
 (``CLASS_NAMES``).  Its binary version, ``cifar-10-binary.tar.gz`` (162 MB),
