@@ -88,7 +88,9 @@ def _creation_order(name: str) -> tuple[str, int]:
     return match.group(1), int(match.group(2) or 0)
 
 
-def _checkpoint_variables(path: Path) -> list[tuple[str, list[int]]]:
+def model_variables_in(path: Path) -> list[tuple[str, list[int]]]:
+    """(name, shape) of the model's variables saved in checkpoint ``path``, in
+    creation order: everything but the optimizer's own variables."""
     try:
         listed = tf.train.list_variables(str(path))
     except Exception as error:  # TensorFlow raises several types for bad files
@@ -198,7 +200,7 @@ def restore(sess: tf.Session, name: str, verbose: bool = True) -> Path:
     """
     sess = _session(sess)
     path = find_checkpoint(name)
-    saved = _checkpoint_variables(path)
+    saved = model_variables_in(path)
     with sess.graph.as_default():
         pairs = _pair(saved, _model_variables(), path)
         saver = tf.train.Saver(dict(pairs))

@@ -8,28 +8,44 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+import tensorflow.compat.v1 as tf
 
 from course_tools import catalog, shipping
 from course_tools.catalog import REPO_ROOT
 from tfbook_utils.paths import file_digest
+
+tf.disable_eager_execution()
 
 
 def snapshot(folder: Path) -> dict[str, str]:
     return {p.name: file_digest(p) for p in sorted(folder.iterdir())}
 
 
+def train_tiny(prefix: Path) -> None:
+    """A real checkpoint as the notebooks save it (``tf.train.Saver()``: Adam's slots
+    included), of a model with the lecture's unnamed variables, and its graph file."""
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None, 3])
+        w, b = tf.Variable(tf.ones([3, 2])), tf.Variable(tf.zeros([2]))
+        train_step = tf.train.AdamOptimizer(0.1).minimize(tf.reduce_sum(tf.matmul(x, w) + b))
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            sess.run(train_step, feed_dict={x: np.ones((4, 3))})
+            tf.train.Saver().save(sess, str(prefix), write_state=False)
+
+
 @pytest.fixture
 def setup(tmp_path: Path) -> tuple[Path, Path]:
-    """A last full run that trained every shipped checkpoint (stand-in bytes),
+    """A last full run that trained every shipped checkpoint (tiny real ones),
     and a copy of checkpoints/ to ship into."""
     build = tmp_path / "build"
     trained = build / "lecture" / "trained"
     trained.mkdir(parents=True)
     records = []
     for n in catalog.shipping():
-        for suffix in (".index", ".data-00000-of-00001", ".meta"):
-            (trained / f"{n.ships}{suffix}").write_bytes(os.urandom(64))
+        train_tiny(trained / n.ships)
         records.append({"notebook": n.relative_path, "result": "test accuracy 0.9912 after 20000 steps",
                         "error": "", "problems": [], "seconds": 1.0})
     (build / "lecture" / "results.json").write_text(json.dumps(records), encoding="utf-8")
@@ -49,6 +65,10 @@ def test_shipping_replaces_the_files_and_the_manifest_describes_them(setup) -> N
         assert entry["test_accuracy"] == 0.9912
     graphs = {name for name in files if name.endswith(".meta")}
     assert graphs == {f"{n.ships}.meta" for n in catalog.shipping() if n.ships_graph}
+    for n in catalog.shipping():  # lean (the model's variables) unless its graph file ships with it
+        saved = {name for name, _ in tf.train.list_variables(str(target / n.ships))}
+        assert {"Variable", "Variable_1"} <= saved
+        assert any("Adam" in name for name in saved) == n.ships_graph
 
 
 def test_a_copy_that_fails_halfway_changes_nothing(setup, monkeypatch) -> None:
