@@ -30,8 +30,9 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import readme as sections
 from ..catalog import COURSE, REPO_ROOT, Notebook, shipping
-from ..runs import published_dir, read_results, write_atomic
+from ..runs import published_dir, read_results
 from . import HubError
 
 README = REPO_ROOT / "README.md"
@@ -55,8 +56,8 @@ SERVERS = ((4, 16), (8, 32), (16, 64), (32, 128), (64, 256))  # cores, GB
 CNN_TRAINING = tuple(n.tag for n in COURSE if n.instructor_trains)
 
 
-class NotReady(HubError):
-    """The README cannot be regenerated yet; the message says why."""
+class NotReady(sections.NotReady, HubError):
+    """The capacity table cannot be regenerated yet; the message says why (``hub``'s commands report it)."""
 
 
 @dataclass(frozen=True)
@@ -172,11 +173,10 @@ def updated_readme(text: str, full: dict[str, dict], quick: dict[str, dict], whe
             raise NotReady(f"no clean {mode} result with memory and CPU for {', '.join(tags)}: run `python3 tfbook.py "
                            f"lecture{' --quick' if mode == 'quick' else ''} {' '.join(tags)}` first; "
                            "README.md is unchanged.")
-    if text.count(BEGIN) != 1 or text.count(END) != 1:
-        raise NotReady(f"README.md must hold the markers {BEGIN} and {END} once each; it is unchanged.")
-    head, rest = text.split(BEGIN)
-    _, tail = rest.split(END)
-    return f"{head}{BEGIN}\n{section(full, quick, where)}\n{END}{tail}"
+    try:
+        return sections.replace_between(text, BEGIN, END, section(full, quick, where))
+    except sections.NotReady as error:
+        raise NotReady(str(error)) from None
 
 
 def write_readme(check_only: bool = False, readme: Path = README, build: Path | None = None) -> str:
@@ -184,11 +184,8 @@ def write_readme(check_only: bool = False, readme: Path = README, build: Path | 
     folders = {"build": build} if build else {}
     full = read_results(published_dir(quick=False, **folders))
     quick = read_results(published_dir(quick=True, **folders))
-    text = readme.read_text(encoding="utf-8")
-    new = updated_readme(text, full, quick, machine())
-    if new == text:
-        return "README.md capacity section is up to date"
-    if check_only:
-        raise NotReady("README.md's capacity section differs from the last runs: run `python3 tfbook.py hub capacity`.")
-    write_atomic(readme, new.encode("utf-8"))
-    return "README.md capacity section updated"
+    updated = updated_readme(readme.read_text(encoding="utf-8"), full, quick, machine())
+    try:
+        return sections.rewrite(readme, updated, "capacity section", "python3 tfbook.py hub capacity", check_only)
+    except sections.NotReady as error:
+        raise NotReady(str(error)) from None

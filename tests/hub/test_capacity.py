@@ -40,7 +40,7 @@ def build(tmp_path: Path) -> Path:
 def generated(build: Path, tmp_path: Path) -> str:
     readme = tmp_path / "README.md"
     readme.write_text(README)
-    assert capacity.write_readme(readme=readme, build=build) == "README.md capacity section updated"
+    assert capacity.write_readme(readme=readme, build=build) == "README.md's capacity section updated"
     return readme.read_text()
 
 

@@ -30,7 +30,7 @@ def readme_copy(tmp_path: Path) -> Path:
 def test_toc_writes_one_row_per_notebook_with_its_result(tmp_path: Path) -> None:
     readme = readme_copy(tmp_path)
     full_run(tmp_path / "build")
-    assert contents.write_readme(readme=readme, build=tmp_path / "build") == "README.md contents updated"
+    assert contents.write_readme(readme=readme, build=tmp_path / "build") == "README.md's contents table updated"
     text = readme.read_text(encoding="utf-8")
     table = text.split(contents.BEGIN)[1].split(contents.END)[0]
     rows = [line for line in table.splitlines() if line.startswith("| Chapter") or line.startswith("| chapters")]
@@ -39,7 +39,7 @@ def test_toc_writes_one_row_per_notebook_with_its_result(tmp_path: Path) -> None
     total = sum(60.0 * (i + 1) for i in range(len(catalog.COURSE)))
     assert f"all {total:,.0f} s" in table
     assert contents.write_readme(check_only=True, readme=readme, build=tmp_path / "build") == \
-        "README.md contents are up to date"
+        "README.md's contents table is up to date"
 
 
 def test_toc_refuses_to_blank_the_table_without_a_full_run(tmp_path: Path) -> None:
