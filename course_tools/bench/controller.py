@@ -382,5 +382,13 @@ def run(names: list[str], quick: bool, out_dir: Path, checkpoint_dir: Path = CHE
     report = render(bench.results)
     report += f"\nBench time: {bench.results['seconds']:.0f} s.\n"
     (out_dir / "latest.md").write_text(report, encoding="utf-8")
-    (out_dir / "latest.json").write_text(json.dumps(bench.results, indent=1, default=str) + "\n", encoding="utf-8")
+    (out_dir / "latest.json").write_text(results_json(bench.results), encoding="utf-8")
     return bench.results
+
+
+def results_json(results: dict) -> str:
+    """``results`` as indented JSON with each list of numbers on one line,
+    so a reviewer reads a run's measurements as rows, not one number a line."""
+    text = json.dumps(results, indent=1, default=str)
+    numbers = re.compile(r"\[\s*(-?[0-9][-+.0-9eE]*(?:,\s*-?[0-9][-+.0-9eE]*)*)\s*\]")
+    return numbers.sub(lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]", text) + "\n"
