@@ -14,9 +14,10 @@ RANGE = re.compile(r"\brange\((\d+)\)")
 MODULO = re.compile(r"%\s*(\d+)\s*==\s*0")
 
 
-def shorten(source: str, steps: int = QUICK_STEPS) -> str:
+def shorten(source: str, steps: int = QUICK_STEPS, reports: int = QUICK_REPORTS) -> str:
     """Quick-mode version of one code cell: ``range(N)`` with N above ``steps``
-    becomes ``range(steps)``, and the cell's report interval shrinks to match."""
+    becomes ``range(steps)``, and the cell's report interval shrinks so the
+    loop still reports (at most ``reports`` times)."""
     loops = [int(n) for n in RANGE.findall(source) if int(n) > steps]
     if not loops:
         return source
@@ -25,8 +26,8 @@ def shorten(source: str, steps: int = QUICK_STEPS) -> str:
 
     def interval(match: re.Match) -> str:
         k = int(match.group(1))
-        reports = max(1, min(longest // k, QUICK_REPORTS))
-        return f"% {max(1, math.ceil(steps / reports))} == 0"
+        count = max(1, min(longest // k, reports))
+        return f"% {max(1, math.ceil(steps / count))} == 0"
 
     return MODULO.sub(interval, source)
 

@@ -8,8 +8,10 @@ the changes that README.md lists under "What changed from the 2017 notebooks"
 run top to bottom in a Jupyter kernel, as a student's typed-in notebook would.
 The only other differences are what a test run needs:
 
-* loops are shortened (``course_tools.quick.shorten``), so MDR restores the
-  last step the shortened MDC saved instead of ``'mdc_session-4000'``;
+* loops are shortened (``course_tools.quick.shorten``) and report once, at
+  their last step (each report evaluates the whole test set: for the CNNs
+  that costs more than the shortened training), so MDR restores the step
+  the shortened MDC saved instead of ``'mdc_session-4000'``;
 * the lecture's ``/tmp/`` folders lie in a temporary folder;
 * CIFAR-10 does not run the download and listing cells ([CDS-02], [CDS-03])
   and reads 80 records written in CIFAR-10's format where the download would be.
@@ -33,6 +35,8 @@ from course_tools.runner import NotebookRun
 from course_tools.runs import run_in_child
 from tfbook_utils import cifar10
 from tfbook_utils.paths import REPO_ROOT
+
+from .side_by_side import WORKERS, one_core_each
 
 FIXTURE = Path(__file__).parent / "fixtures" / "jupyter_tfbook_2017.json"
 SOURCES = json.loads(FIXTURE.read_text(encoding="utf-8"))["notebooks"]
@@ -83,7 +87,7 @@ def test_every_change_the_test_makes_stands_in_the_readme_table() -> None:
 def notebook_2017(tag: str, tmp: Path, mdc_steps: int) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     for cell in SOURCES[tag]["cells"]:
-        source = shorten(with_readme_changes(cell["source"]), STEPS.get(tag, QUICK_STEPS))
+        source = shorten(with_readme_changes(cell["source"]), STEPS.get(tag, QUICK_STEPS), reports=1)
         if cell["tag"] in SKIPPED:
             source = f"# [{cell['tag']}] is not run by the test (it needs the internet)"
         source = source.replace("/tmp/", f"{tmp}/").replace("'mdc_session-4000'", f"'mdc_session-{mdc_steps}'")
@@ -94,7 +98,7 @@ def notebook_2017(tag: str, tmp: Path, mdc_steps: int) -> nbformat.NotebookNode:
 @pytest.fixture(scope="module")
 def runs(repo_copy: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, NotebookRun]:
     """Every notebook of the fixture, run in a child process as ``tfbook.py lecture`` runs them,
-    two at a time (a 2-core machine runs the small ones side by side); MDR after MDC in one folder."""
+    two at a time (``side_by_side.py``); MDR after MDC in one folder."""
     folder = repo_copy / "chapters" / "lecture-2017"
     folder.mkdir()
     out = tmp_path_factory.mktemp("executed-2017")
@@ -111,7 +115,7 @@ def runs(repo_copy: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
         entries = [Notebook("lecture-2017", tag, tag, "lecture", "", repeated_tags=("CDS-04",)) for tag in tags]
         return {e.tag: run_in_child(e, repo_copy, out, quick=False, timeout=300) for e in entries}
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with one_core_each(), ThreadPoolExecutor(max_workers=WORKERS) as pool:
         groups = pool.map(run_in_order, [["CNN"], ["MDC", "MDR"], ["MST", "MSE"], ["MLE", "SNE", "CDS"]])
         done = {tag: run for group in groups for tag, run in group.items()}
     assert sorted(done) == sorted(SOURCES)

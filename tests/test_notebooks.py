@@ -7,20 +7,27 @@ would notice: no error, nothing on stderr, no warning text, the lecture's
 cell tags in order, a run that ends in reasonable time, and for the
 training notebooks that even the short run learned something (the
 catalog's ``min_quick_accuracy``, well above chance).
+
+The notebooks run two at a time (``side_by_side.py``), each of the two
+workers in its own copy of the repository.
 """
 
 from __future__ import annotations
 
+import queue
 import re
-from pathlib import Path
+import threading
 
 import nbformat
 import pytest
 
 from course_tools import catalog, checks, runner
 from course_tools.catalog import Notebook
+from course_tools.runner import NotebookRun, copy_repository
 
-SECONDS_PER_NOTEBOOK = 240
+from .side_by_side import WORKERS, one_core_each
+
+SECONDS_PER_NOTEBOOK = 240  # a notebook's quick run, while another one runs beside it
 
 
 def test_the_catalog_and_chapters_folder_hold_the_same_notebooks() -> None:
@@ -38,11 +45,51 @@ def test_every_notebook_keeps_its_title_and_its_tags(notebook: Notebook) -> None
     assert checks.tag_problems(nb, notebook.repeated_tags) == []
 
 
+def selected_notebooks(session: pytest.Session) -> list[Notebook]:
+    """The notebooks whose quick-run test this session runs (all, or those chosen with -k)."""
+    return [item.callspec.params["notebook"] for item in session.items
+            if getattr(item, "originalname", "") == "test_notebook_runs_cleanly_in_quick_mode"]
+
+
+@pytest.fixture(scope="session")
+def quick_runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """Each selected notebook's quick run (a ``NotebookRun``, or the exception that stopped it),
+    ``WORKERS`` at a time in catalog order, each worker in its own copy of the repository."""
+    todo: queue.Queue[Notebook] = queue.Queue()
+    for notebook in selected_notebooks(request.session):
+        todo.put(notebook)
+    runs: dict[str, object] = {}
+
+    def worker(number: int) -> None:
+        repo = copy_repository(tmp_path_factory.mktemp(f"quick-{number}") / "repo")
+        while True:
+            try:
+                notebook = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                runs[notebook.tag] = runner.execute(
+                    repo / notebook.relative_path, repo, quick=True, timeout=SECONDS_PER_NOTEBOOK,
+                    quick_steps=notebook.quick_steps, repeated_tags=notebook.repeated_tags)
+            except Exception as error:  # noqa: BLE001 - reported by that notebook's own test
+                runs[notebook.tag] = error
+
+    threads = [threading.Thread(target=worker, args=(n,), name=f"quick-{n}") for n in range(WORKERS)]
+    with one_core_each():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return runs
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("notebook", catalog.COURSE, ids=[n.tag for n in catalog.COURSE])
-def test_notebook_runs_cleanly_in_quick_mode(notebook: Notebook, repo_copy: Path) -> None:
-    run = runner.execute(repo_copy / notebook.relative_path, repo_copy, quick=True, timeout=SECONDS_PER_NOTEBOOK,
-                         quick_steps=notebook.quick_steps, repeated_tags=notebook.repeated_tags)
+def test_notebook_runs_cleanly_in_quick_mode(notebook: Notebook, quick_runs: dict[str, object]) -> None:
+    run = quick_runs[notebook.tag]
+    if isinstance(run, Exception):
+        raise run
+    assert isinstance(run, NotebookRun)
     assert run.error == ""
     assert run.problems == []
     assert run.seconds < SECONDS_PER_NOTEBOOK

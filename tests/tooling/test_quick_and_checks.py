@@ -15,6 +15,14 @@ def test_shorten_cuts_long_loops_and_keeps_a_few_reports() -> None:
     assert 2 <= len(reports) <= quick.QUICK_REPORTS
 
 
+def test_shorten_can_report_once_at_the_last_step() -> None:
+    cell = "i = 0\nfor _ in range(4000):\n    i += 1\n    if i % 100 == 0:\n        print(i)\n"
+    short = quick.shorten(cell, 100, reports=1)
+    assert "range(100)" in short
+    interval = int(short.split("% ")[1].split(" ")[0])
+    assert [i for i in range(1, 101) if i % interval == 0] == [100]
+
+
 def test_shorten_leaves_small_loops_and_other_cells_alone() -> None:
     for cell in ("for i in range(10):\n    print(i % 2 == 0)", "x = 5 % 3 == 0"):
         assert quick.shorten(cell) == cell
