@@ -5,7 +5,10 @@ Processes compared with each other (graph mode and Keras, the settings'
 variants, ...) run side by side and take turns, A, B, A, B, ..., so that a
 machine shared with other work slows them alike; the best round counts.
 One failed measurement is reported under "Failed measurements" and the
-others still run.
+others still run.  A quick bench (``--quick``: a check that every part
+works, its numbers mean nothing) runs its one-process sections two at a
+time; each of them spends most of its few seconds importing TensorFlow on
+one core.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -311,8 +315,8 @@ class Bench:
         except Exception as error:  # one failed measurement must not lose the others
             message = str(error) if isinstance(error, WorkerError) else f"{type(error).__name__}: {error}"
             self.errors.append(f"{what}: {message}")
-            print(f"  FAILED: {message}", flush=True)
-        print(f"  {time.perf_counter() - start:.0f} s", flush=True)
+            print(f"  {what} FAILED: {message}", flush=True)
+        print(f"  {what}: {time.perf_counter() - start:.0f} s", flush=True)
 
 
 def machine() -> dict:
@@ -357,22 +361,22 @@ def run(names: list[str], quick: bool, out_dir: Path, checkpoint_dir: Path = CHE
     bench.results["machine"] = machine()
     bench.results["quick"] = quick
     start = time.perf_counter()
-    if everything or "load" in wanted:
-        bench.attempt("MNIST load", bench.load)
-    for model in chosen:
-        bench.attempt(f"{model.tag} training (graph vs keras)", bench.training, model)
-    if everything or "profile" in wanted:
-        bench.attempt(f"{cnn} profile (traced steps)", bench.profile)
-    if everything or "settings" in wanted:
-        bench.attempt(f"{cnn} under TensorFlow settings", bench.settings)
-    if everything or "eval" in wanted:
-        bench.attempt("test-set evaluations", bench.evaluation, chosen or list(MODELS.values()))
-    if everything or "restore" in wanted:
-        bench.attempt("checkpoint restore", bench.restore)
-    if everything or "recognizer" in wanted:
-        bench.attempt("recognizer latency", bench.recognizer)
-    if everything or "drawings" in wanted:
-        bench.attempt("recognizer on large drawings", bench.drawings)
+    # (name, what it measures, method, arguments, whether it compares processes side by side), in a full bench's order
+    sections = [("load", "MNIST load", bench.load, (), False),
+                *[(model.tag, f"{model.tag} training (graph vs keras)", bench.training, (model,), True)
+                  for model in chosen],
+                ("profile", f"{cnn} profile (traced steps)", bench.profile, (), False),
+                ("settings", f"{cnn} under TensorFlow settings", bench.settings, (), True),
+                ("eval", "test-set evaluations", bench.evaluation, (chosen or list(MODELS.values()),), True),
+                ("restore", "checkpoint restore", bench.restore, (), False),
+                ("recognizer", "recognizer latency", bench.recognizer, (), False),
+                ("drawings", "recognizer on large drawings", bench.drawings, (), False)]
+    sections = [s for s in sections if everything or s[0] in wanted]
+    two_at_a_time = [s for s in sections if quick and not s[4]]  # quick: the one-process sections, last
+    for _, what, method, args, _ in (s for s in sections if s not in two_at_a_time):
+        bench.attempt(what, method, *args)
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda s: bench.attempt(s[1], s[2], *s[3]), two_at_a_time))
     bench.results["seconds"] = time.perf_counter() - start
     bench.results["errors"] = bench.errors
     try:
