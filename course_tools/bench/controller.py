@@ -26,6 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from ..catalog import REPO_ROOT, Notebook, shipping
 from . import models, plan
@@ -319,6 +320,16 @@ class Bench:
         print(f"  {what}: {time.perf_counter() - start:.0f} s", flush=True)
 
 
+class Section(NamedTuple):
+    """One part of the bench, in a full bench's order."""
+
+    name: str  # as ``tfbook.py bench NAME`` picks it
+    what: str  # as the progress lines say it
+    method: Callable
+    args: tuple = ()
+    side_by_side: bool = False  # compares processes that take turns (never run beside another section)
+
+
 def machine() -> dict:
     """What the numbers were measured on: CPU, cores, versions, load average."""
     import numpy as np
@@ -361,22 +372,22 @@ def run(names: list[str], quick: bool, out_dir: Path, checkpoint_dir: Path = CHE
     bench.results["machine"] = machine()
     bench.results["quick"] = quick
     start = time.perf_counter()
-    # (name, what it measures, method, arguments, whether it compares processes side by side), in a full bench's order
-    sections = [("load", "MNIST load", bench.load, (), False),
-                *[(model.tag, f"{model.tag} training (graph vs keras)", bench.training, (model,), True)
+    sections = [Section("load", "MNIST load", bench.load),
+                *[Section(model.tag, f"{model.tag} training (graph vs keras)", bench.training, (model,), True)
                   for model in chosen],
-                ("profile", f"{cnn} profile (traced steps)", bench.profile, (), False),
-                ("settings", f"{cnn} under TensorFlow settings", bench.settings, (), True),
-                ("eval", "test-set evaluations", bench.evaluation, (chosen or list(MODELS.values()),), True),
-                ("restore", "checkpoint restore", bench.restore, (), False),
-                ("recognizer", "recognizer latency", bench.recognizer, (), False),
-                ("drawings", "recognizer on large drawings", bench.drawings, (), False)]
-    sections = [s for s in sections if everything or s[0] in wanted]
-    two_at_a_time = [s for s in sections if quick and not s[4]]  # quick: the one-process sections, last
-    for _, what, method, args, _ in (s for s in sections if s not in two_at_a_time):
-        bench.attempt(what, method, *args)
+                Section("profile", f"{cnn} profile (traced steps)", bench.profile),
+                Section("settings", f"{cnn} under TensorFlow settings", bench.settings, (), True),
+                Section("eval", "test-set evaluations", bench.evaluation, (chosen or list(MODELS.values()),), True),
+                Section("restore", "checkpoint restore", bench.restore),
+                Section("recognizer", "recognizer latency", bench.recognizer),
+                Section("drawings", "recognizer on large drawings", bench.drawings)]
+    sections = [s for s in sections if everything or s.name in wanted]
+    two_at_a_time = [s for s in sections if quick and not s.side_by_side]  # quick: one-process sections, last
+    for section in sections:
+        if section not in two_at_a_time:
+            bench.attempt(section.what, section.method, *section.args)
     with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda s: bench.attempt(s[1], s[2], *s[3]), two_at_a_time))
+        list(pool.map(lambda s: bench.attempt(s.what, s.method, *s.args), two_at_a_time))
     bench.results["seconds"] = time.perf_counter() - start
     bench.results["errors"] = bench.errors
     try:
