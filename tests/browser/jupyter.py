@@ -29,11 +29,13 @@ from urllib.parse import quote
 
 import nbformat
 from playwright.sync_api import Locator, Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from course_tools import catalog, quick
 
 SERVER_START_S = 90
 KERNEL_READY_MS = 60_000
+RUN_STARTED_MS = 20_000
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 ERROR_OUTPUT = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
 
@@ -268,10 +270,32 @@ def open_notebook(page: Page, server: JupyterServer, relative: str) -> Locator:
     return panel
 
 
-def run_all(page: Page) -> None:
-    """Run → Run All Cells, from the menu bar."""
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').first.click()
+def run_all(page: Page, attempts: int = 3) -> None:
+    """Run → Run All Cells, from the menu bar, until a cell has started.
+
+    A click can land while JupyterLab is still connecting the panel to its
+    kernel and then runs nothing (seen in CI: every cell ``[ ]``, the kernel
+    idle, the wait for the run timing out ten minutes later). So when no cell
+    shows ``[*]`` or a new number within a few seconds the menu is used
+    again; a run that started is never sent twice.
+    """
+    before = last_execution_count(page)
+    for _ in range(attempts):
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').first.click()
+        try:
+            page.wait_for_function(
+                """([sel, before]) => [...document.querySelectorAll(sel + ' .jp-CodeCell .jp-InputArea-prompt')]
+                    .some((e) => e.textContent.includes('*')
+                        || parseInt((e.textContent.match(/\\[(\\d+)\\]/) || [0, '0'])[1], 10) > before)""",
+                arg=[PANEL, before],
+                timeout=RUN_STARTED_MS,
+                polling=100,
+            )
+            return
+        except PlaywrightTimeoutError:
+            page.keyboard.press("Escape")  # a menu left open would swallow the next click
+    raise AssertionError(f"Run All started no cell in {attempts} tries")
 
 
 def last_execution_count(page: Page) -> int:
