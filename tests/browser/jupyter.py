@@ -29,13 +29,12 @@ from urllib.parse import quote
 
 import nbformat
 from playwright.sync_api import Locator, Page
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from course_tools import catalog, quick
 
 SERVER_START_S = 90
 KERNEL_READY_MS = 60_000
-RUN_STARTED_MS = 20_000
+RUN_STARTED_S = 20
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 ERROR_OUTPUT = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
 
@@ -270,6 +269,22 @@ def open_notebook(page: Page, server: JupyterServer, relative: str) -> Locator:
     return panel
 
 
+def prompt_numbers(page: Page) -> list[int]:
+    """Each code cell's prompt as a number: ``[3]`` is 3, ``[ ]`` is 0, and
+    ``[*]`` (waiting or running) is -1. The one place the prompts are read."""
+    return page.evaluate(
+        """(sel) => [...document.querySelectorAll(sel + ' .jp-CodeCell .jp-InputArea-prompt')]
+            .map((e) => e.textContent.includes('*') ? -1
+                : parseInt((e.textContent.match(/\\[(\\d+)\\]/) || [0, '0'])[1], 10))""",
+        PANEL,
+    )
+
+
+def last_execution_count(page: Page) -> int:
+    """The highest ``[n]`` shown in the notebook (0 before anything ran)."""
+    return max([0, *prompt_numbers(page)])
+
+
 def run_all(page: Page, attempts: int = 3) -> None:
     """Run → Run All Cells, from the menu bar, until a cell has started.
 
@@ -283,48 +298,28 @@ def run_all(page: Page, attempts: int = 3) -> None:
     for _ in range(attempts):
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').first.click()
-        try:
-            page.wait_for_function(
-                """([sel, before]) => [...document.querySelectorAll(sel + ' .jp-CodeCell .jp-InputArea-prompt')]
-                    .some((e) => e.textContent.includes('*')
-                        || parseInt((e.textContent.match(/\\[(\\d+)\\]/) || [0, '0'])[1], 10) > before)""",
-                arg=[PANEL, before],
-                timeout=RUN_STARTED_MS,
-                polling=100,
-            )
-            return
-        except PlaywrightTimeoutError:
-            page.keyboard.press("Escape")  # a menu left open would swallow the next click
+        deadline = time.monotonic() + RUN_STARTED_S
+        while time.monotonic() < deadline:
+            numbers = prompt_numbers(page)
+            if -1 in numbers or max([0, *numbers]) > before:
+                return
+            page.wait_for_timeout(100)
+        page.keyboard.press("Escape")  # a menu left open would swallow the next click
     raise AssertionError(f"Run All started no cell in {attempts} tries")
-
-
-def last_execution_count(page: Page) -> int:
-    """The highest ``[n]`` shown in the notebook (0 before anything ran)."""
-    return page.evaluate(
-        """(sel) => Math.max(0, ...[...document.querySelectorAll(sel + ' .jp-CodeCell .jp-InputArea-prompt')]
-            .map((e) => parseInt((e.textContent.match(/\\[(\\d+)\\]/) || [0, '0'])[1], 10)))""",
-        PANEL,
-    )
 
 
 def wait_for_run(page: Page, timeout_ms: int, after: int = 0) -> None:
     """Until something ran (a cell numbered above ``after``, the count before
     the run), no cell waits or runs, and every code cell has run or one failed."""
-    page.wait_for_function(
-        """([sel, errorSel, after]) => {
-            const panel = document.querySelector(sel);
-            if (!panel) return false;
-            const prompts = [...panel.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
-                .map((e) => e.textContent.trim());
-            if (prompts.length === 0 || prompts.some((t) => t.includes('*'))) return false;
-            const counts = prompts.map((t) => parseInt((t.match(/\\[(\\d+)\\]/) || [0, '0'])[1], 10));
-            if (Math.max(...counts) <= after) return false;
-            return counts.every((n) => n > 0) || panel.querySelector(errorSel) !== null;
-        }""",
-        arg=[PANEL, ERROR_OUTPUT, after],
-        timeout=timeout_ms,
-        polling=250,
-    )
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        numbers = prompt_numbers(page)
+        if numbers and -1 not in numbers and max(numbers) > after:
+            if min(numbers) > 0 or page.locator(f"{PANEL} {ERROR_OUTPUT}").count() > 0:
+                return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the run did not end within {timeout_ms / 1000:.0f} s (prompts: {numbers})")
+        page.wait_for_timeout(250)
 
 
 def error_outputs(panel: Locator) -> list[str]:
