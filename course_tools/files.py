@@ -1,0 +1,85 @@
+"""Files the tooling writes, and the one line it says when a machine refuses.
+
+* ``write_atomic``: a temporary file beside the target, synced to the disk,
+  then renamed over it -- readers (and a crash) see the old file or the
+  new one, never half of one.
+* ``verified_copy``: a copy whose size and SHA-256 are checked after it was
+  synced, for files that must not change on the way (checkpoints).
+* ``machine_trouble``: a full disk, a read-only checkout, a file where a
+  folder should be or a missing permission, said in one line that names
+  the path and what to do -- instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+
+def digest(path: Path) -> tuple[int, str]:
+    """(size, SHA-256) of a file: what a copy is checked against."""
+    with open(path, "rb") as f:
+        return os.fstat(f.fileno()).st_size, hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def sync_folder(folder: Path) -> None:
+    """Make the names in ``folder`` (new files, renames) durable too, where the system allows it."""
+    if os.name == "nt":
+        return
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write through a synced temporary file and a rename: readers see the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def verified_copy(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target``, sync it and check its size and SHA-256;
+    ``OSError`` if the copy differs."""
+    shutil.copy2(source, target)
+    with open(target, "rb+") as f:
+        os.fsync(f.fileno())
+    if digest(target) != digest(source):
+        raise OSError(errno.EIO, "the copy differs from its source after it was written", str(target))
+
+
+ADVICE = {  # errno -> what to do
+    errno.ENOSPC: "free some space on that disk and run the same command again",
+    errno.EDQUOT: "free some space (your disk quota is used up) and run the same command again",
+    errno.EROFS: "run it in a writable copy of the repository (git clone)",
+    errno.EACCES: "make it writable for you (`ls -ld` shows its owner), or run as its owner",
+    errno.EPERM: "make it writable for you (`ls -ld` shows its owner), or run as its owner",
+    errno.ENOTDIR: "a file stands where a folder should be: move that file away",
+    errno.EEXIST: "a file stands where a folder should be: move that file away",
+    errno.EISDIR: "a folder stands where a file should be: move that folder away",
+}
+
+
+def machine_trouble(error: OSError) -> str:
+    """One line for an ``OSError``: the path, what went wrong and what to do."""
+    if isinstance(error, shutil.Error) and error.args and isinstance(error.args[0], list) and error.args[0]:
+        _, target, why = error.args[0][0]  # copytree: the first of the files it could not copy
+        return f"{target}: {why}"
+    path = " -> ".join(str(p) for p in (error.filename, error.filename2) if p)
+    reason = error.strerror or str(error) or type(error).__name__
+    advice = ADVICE.get(error.errno or 0)
+    return (f"{path}: " if path else "") + reason + (f" -- {advice}" if advice else "")
