@@ -9,12 +9,15 @@ arguments to another program (``test`` to pytest, ``lab`` to JupyterLab,
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import lifetime
 from .catalog import CHAPTERS, REPO_ROOT, select
+from .files import machine_trouble
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def ship_checkpoints(argv: list[str]) -> int:
     parser.add_argument("names", nargs="*", metavar="PREFIX", help="checkpoint prefixes; default: all shipped ones")
     args = parser.parse_args(argv)
     try:
-        print(shipping.ship(args.names))
+        print(shipping.ship(args.names, say=print))
     except shipping.CannotShip as error:
         print(f"ship-checkpoints: {error}")
         return 1
@@ -161,11 +164,20 @@ def main(argv: list[str]) -> int:
     if command is None:
         print(f"tfbook.py: no command {argv[0]!r}\n\n{usage()}")
         return 2
+    lifetime.bind_to(lifetime.WRAPPER)  # killed or not, `python3 tfbook.py` takes this command with it
     try:
-        return command.run(argv[1:])
+        code = command.run(argv[1:])
+        sys.stdout.flush()
+        return code
     except KeyboardInterrupt:
         print("\nInterrupted.")
         return 130
+    except BrokenPipeError:  # `tfbook.py toc | head -1`: the reader has gone, so has the need to write
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except OSError as error:  # a full disk, a read-only checkout, a file where a folder should be ...
+        print(f"tfbook.py {argv[0]}: {machine_trouble(error)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
