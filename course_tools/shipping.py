@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .catalog import REPO_ROOT, Notebook, by_checkpoint, shipping
-from .files import digest, machine_trouble, sync_folder, verified_copy, write_atomic
+from .files import ADVICE, digest, machine_trouble, sync_folder, verified_copy, write_atomic
 from .lifetime import signals_held
 from .runs import published_dir, read_results, shown
 
@@ -138,8 +138,13 @@ def _why(error: BaseException) -> str:
     """One line for whatever stopped the writing (OSError, a TensorFlow error ...)."""
     if isinstance(error, OSError) and not type(error).__module__.startswith("tensorflow"):
         return machine_trouble(error)
-    lines = str(error).strip().splitlines()
-    return lines[0][:200] if lines else type(error).__name__
+    text = getattr(error, "message", None) or str(error)  # TensorFlow's errors: "<path>; <strerror>\n<graph node>"
+    lines = [line.strip() for line in text.splitlines() if line.strip()] or [type(error).__name__]
+    # the line that says what the system refused, else the first ("Graph execution error:" says nothing)
+    line = next((line for line in lines if any(os.strerror(n) in line for n in ADVICE)), lines[0])
+    line = line if len(line) <= 240 else "..." + line[-240:]
+    advice = next((f" -- {what}" for number, what in ADVICE.items() if os.strerror(number) in line), "")
+    return line + advice
 
 
 @contextlib.contextmanager
@@ -200,6 +205,9 @@ def _put_back(target: Path, staging: Path) -> list[str]:
             if kept.exists():
                 os.replace(kept, target / name)
         except OSError as error:
+            with contextlib.suppress(OSError):  # never replaced (it could not be): the original is in place
+                if digest(target / name) == digest(kept):
+                    continue
             failed.append(machine_trouble(error))
     with contextlib.suppress(OSError):
         sync_folder(target)
