@@ -74,12 +74,17 @@ ADVICE = {  # errno -> what to do
 }
 
 
+def advice(text: str) -> str:
+    """' -- what to do' for the first system refusal (a strerror) that ``text`` quotes, or ''."""
+    return next((f" -- {what}" for number, what in ADVICE.items() if os.strerror(number) in text), "")
+
+
 def machine_trouble(error: OSError) -> str:
     """One line for an ``OSError``: the path, what went wrong and what to do."""
     if isinstance(error, shutil.Error) and error.args and isinstance(error.args[0], list) and error.args[0]:
         _, target, why = error.args[0][0]  # copytree: the first of the files it could not copy
-        return f"{target}: {why}"
+        return f"{target}: {why}{advice(str(why))}"
     path = " -> ".join(str(p) for p in (error.filename, error.filename2) if p)
     reason = error.strerror or str(error) or type(error).__name__
-    advice = ADVICE.get(error.errno or 0)
-    return (f"{path}: " if path else "") + reason + (f" -- {advice}" if advice else "")
+    what = ADVICE.get(error.errno or 0)
+    return (f"{path}: " if path else "") + reason + (f" -- {what}" if what else "")

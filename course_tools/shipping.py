@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .catalog import REPO_ROOT, Notebook, by_checkpoint, shipping
-from .files import ADVICE, digest, machine_trouble, sync_folder, verified_copy, write_atomic
+from .files import ADVICE, advice, digest, machine_trouble, sync_folder, verified_copy, write_atomic
 from .lifetime import signals_held
 from .runs import published_dir, read_results, shown
 
@@ -142,9 +142,7 @@ def _why(error: BaseException) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()] or [type(error).__name__]
     # the line that says what the system refused, else the first ("Graph execution error:" says nothing)
     line = next((line for line in lines if any(os.strerror(n) in line for n in ADVICE)), lines[0])
-    line = line if len(line) <= 240 else "..." + line[-240:]
-    advice = next((f" -- {what}" for number, what in ADVICE.items() if os.strerror(number) in line), "")
-    return line + advice
+    return (line if len(line) <= 240 else "..." + line[-240:]) + advice(line)
 
 
 @contextlib.contextmanager

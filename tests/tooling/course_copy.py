@@ -10,6 +10,7 @@ from pathlib import Path
 
 import nbformat
 
+from course_tools.catalog import REPO_ROOT
 from course_tools.runner import copy_repository
 
 # tag -> (title, code of its one tagged cell, checkpoint prefix it ships or None)
@@ -51,3 +52,15 @@ def course_command(repo: Path, *args: str, **popen: object) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(repo), "NO_COLOR": ""}
     return subprocess.Popen([sys.executable, "-m", "course_tools", *args], cwd=repo, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, **popen)
+
+
+def through_the_wrapper(repo: Path, *args: str) -> subprocess.Popen:
+    """``python3 tfbook.py ARGS`` in ``repo`` as a student types it: the system's Python,
+    which re-executes .venv's Python (``repo/.venv`` links to this checkout's);
+    in a session of its own, as a terminal's job."""
+    if not (repo / ".venv").exists():
+        (repo / ".venv").symlink_to(REPO_ROOT / ".venv")
+    python = Path(sys.base_prefix) / "bin" / "python3"
+    env = {**os.environ, "PYTHONPATH": str(repo), "NO_COLOR": ""}
+    return subprocess.Popen([str(python), "tfbook.py", *args], cwd=repo, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
