@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -82,8 +83,10 @@ def advice(text: str) -> str:
 def machine_trouble(error: OSError) -> str:
     """One line for an ``OSError``: the path, what went wrong and what to do."""
     if isinstance(error, shutil.Error) and error.args and isinstance(error.args[0], list) and error.args[0]:
-        _, target, why = error.args[0][0]  # copytree: the first of the files it could not copy
-        return f"{target}: {why}{advice(str(why))}"
+        _, target, why = error.args[0][0]  # copytree: the first file it could not copy, why as a string
+        found = re.match(r"\[Errno (\d+)\] ([^:]+)", str(why))
+        number, why = (int(found.group(1)), found.group(2)) if found else (0, why)
+        return f"{target}: {why}" + (f" -- {ADVICE[number]}" if number in ADVICE else advice(str(why)))
     path = " -> ".join(str(p) for p in (error.filename, error.filename2) if p)
     reason = error.strerror or str(error) or type(error).__name__
     what = ADVICE.get(error.errno or 0)
