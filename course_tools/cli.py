@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from . import lifetime
 from .catalog import CHAPTERS, REPO_ROOT, select
-from .files import machine_trouble
+from .files import machine_trouble, replace_all, write_atomic
 
 
 @dataclass(frozen=True)
@@ -63,21 +63,31 @@ def refresh(argv: list[str]) -> int:
     from . import checks, colab, runs
 
     args = _notebooks(argv, "refresh", quick_flag=False)
+
+    def text(nb: object) -> bytes:  # as nbformat.write writes it
+        written = nbformat.writes(nb)
+        return (written if written.endswith("\n") else written + "\n").encode("utf-8")
+
     for notebook in args.notebooks:
         nb = nbformat.read(notebook.path, as_version=4)
         if colab.ensure_setup_cell(nb, notebook.chapter):
-            nbformat.write(nb, notebook.path)
+            write_atomic(notebook.path, text(nb))
             print(f"updated the Colab setup cell of {notebook.relative_path}")
     outcome = runs.run_course(args.notebooks, quick=False)
-    failed = 0
+    fresh = {}
     for run, notebook in zip(outcome.runs, args.notebooks):
-        if not run.ok:
+        if run.ok:
+            fresh[notebook] = text(checks.strip_for_commit(run.executed))
+        else:
             print(f"NOT refreshed (fix it first): {notebook.relative_path}: {run.status}")
-            failed += 1
-            continue
-        nbformat.write(checks.strip_for_commit(run.executed), notebook.path)
+    try:  # every refreshed notebook, or (a full disk, a read-only file) none
+        replace_all({notebook.path: data for notebook, data in fresh.items()})
+    except OSError as error:
+        print(f"refresh: writing the refreshed notebooks failed ({machine_trouble(error)}); no notebook was changed.")
+        return 1
+    for notebook in fresh:
         print(f"refreshed {notebook.relative_path}")
-    return 130 if outcome.interrupted else (1 if failed else 0)
+    return 130 if outcome.interrupted else (0 if len(fresh) == len(outcome.runs) else 1)
 
 
 def ship_checkpoints(argv: list[str]) -> int:

@@ -2,7 +2,8 @@
 
 * ``write_atomic``: a temporary file beside the target, synced to the disk,
   then renamed over it -- readers (and a crash) see the old file or the
-  new one, never half of one.
+  new one, never half of one; ``replace_all`` does so for several files,
+  renaming only once every one of them is written.
 * ``verified_copy``: a copy whose size and SHA-256 are checked after it was
   synced, for files that must not change on the way (checkpoints).
 * ``machine_trouble``: a full disk, a read-only checkout, a file where a
@@ -41,16 +42,65 @@ def sync_folder(folder: Path) -> None:
 def write_atomic(path: Path, data: bytes) -> None:
     """Write through a synced temporary file and a rename: readers see the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    replace_all({path: data})
+
+
+def replace_all(files: dict[Path, bytes]) -> None:
+    """Write every file of ``files`` beside its target, synced and checked (size
+    and SHA-256); only when all of them are written are they renamed into
+    place.  A failure before that leaves every original as it was."""
+    written: dict[Path, Path] = {}
     try:
-        with os.fdopen(handle, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
+        for path, data in files.items():
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+            written[path] = Path(temporary)
+            with os.fdopen(handle, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            if digest(written[path]) != (len(data), hashlib.sha256(data).hexdigest()):
+                raise OSError(errno.EIO, "the file read back differs from what was written", temporary)
+        _rename_all(written)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        for temporary in written.values():
+            temporary.unlink(missing_ok=True)
         raise
+
+
+def second_name(original: Path, kept: Path) -> None:
+    """``original`` also under the name ``kept``: a hard link (no copy, no disk
+    space), or a checked copy where there can be no link."""
+    try:
+        os.link(original, kept)
+    except OSError:  # a file system without hard links, another mount
+        verified_copy(original, kept)
+
+
+def _rename_all(written: dict[Path, Path]) -> None:
+    """Rename each temporary file over its target; if one rename fails, the
+    targets already replaced get their originals back (kept by a second name)."""
+    kept: dict[Path, Path] = {}
+    try:
+        if len(written) > 1:  # one rename is all or nothing by itself
+            for path in written:
+                if path.exists():
+                    kept[path] = path.with_name(f".{path.name}.{os.getpid()}.original")
+                    second_name(path, kept[path])
+        replaced: list[Path] = []
+        try:
+            for path, temporary in written.items():
+                os.replace(temporary, path)
+                replaced.append(path)
+        except BaseException:
+            for path in replaced:
+                if path in kept:
+                    os.replace(kept.pop(path), path)
+                else:
+                    path.unlink()
+            raise
+    finally:
+        for original in kept.values():
+            original.unlink(missing_ok=True)
 
 
 def verified_copy(source: Path, target: Path) -> None:

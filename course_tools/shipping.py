@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .catalog import REPO_ROOT, Notebook, by_checkpoint, shipping
-from .files import ADVICE, advice, digest, machine_trouble, sync_folder, verified_copy, write_atomic
+from .files import ADVICE, advice, digest, machine_trouble, second_name, sync_folder, verified_copy, write_atomic
 from .lifetime import signals_held
 from .runs import published_dir, read_results, shown
 
@@ -227,14 +227,6 @@ def _recover(target: Path, say: Callable[[str], None]) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _second_name(original: Path, kept: Path) -> None:
-    """``original`` also under the name ``kept``: a hard link (no copy, no disk space), or a checked copy."""
-    try:
-        os.link(original, kept)
-    except OSError:  # a file system without hard links
-        verified_copy(original, kept)
-
-
 def _write_new_set(plan: dict[Notebook, list[Path]], accuracies: dict[Notebook, float], tf_version: str,
                    kept: list[dict], staging: Path) -> dict[str, tuple[int, str]]:
     """Every file of the new set, the manifest too, written into ``staging`` and
@@ -259,7 +251,7 @@ def _swap(target: Path, staging: Path, new: dict[str, tuple[int, str]], old: lis
     try:
         originals.mkdir()
         for name in old:
-            _second_name(target / name, originals / name)
+            second_name(target / name, originals / name)
         sync_folder(originals)
         write_atomic(staging / JOURNAL, json.dumps({"old": old, "new": sorted(new)}).encode("utf-8"))
         sync_folder(staging)

@@ -18,7 +18,7 @@ import pytest
 
 from course_tools import catalog, contents
 from course_tools.catalog import REPO_ROOT
-from course_tools.files import machine_trouble
+from course_tools.files import machine_trouble, replace_all
 
 from .course_copy import course_command, make_course_copy, through_the_wrapper
 from .machine import read_only, small_disk
@@ -131,3 +131,17 @@ def test_state_a_missing_permission_names_the_path_and_what_to_do() -> None:
     said = machine_trouble(PermissionError(errno.EACCES, "Permission denied", "/srv/course/build"))
     assert said == ("/srv/course/build: Permission denied -- make it writable for you (`ls -ld` shows its owner), "
                     "or run as its owner")
+
+
+def test_state_replacing_several_files_is_all_or_nothing(tmp_path: Path) -> None:
+    """What refresh writes its notebooks with: if the second cannot be replaced, the first is put back."""
+    first, second = tmp_path / "first.ipynb", tmp_path / "second.ipynb"
+    first.write_text("old first")
+    second.write_text("old second")
+    with read_only(second):
+        with pytest.raises(OSError):
+            replace_all({first: b"new first", second: b"new second"})
+    assert (first.read_text(), second.read_text()) == ("old first", "old second")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["first.ipynb", "second.ipynb"]  # nothing left over
+    replace_all({first: b"new first", second: b"new second"})
+    assert (first.read_text(), second.read_text()) == ("new first", "new second")
