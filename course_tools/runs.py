@@ -6,7 +6,9 @@ each in a child process (``runner.py``).  As soon as a notebook has
 finished, its results are *published* under a lock into
 ``build/lecture/`` (``build/lecture-quick/`` for quick runs):
 
-* ``results.json`` and ``results.md``: the latest result of every notebook;
+* ``results.json`` and ``results.md``: the latest result of every notebook
+  (``records/<tag>.json`` keeps each record alone too: a damaged
+  ``results.json`` is set aside and rebuilt from them);
 * ``executed/<chapter>/<notebook>.ipynb``: its executed copy;
 * ``logs/<tag>.log``: what its runner and kernel wrote outside the cells;
 * ``trained/``: the checkpoint it ships, from a run without problems
@@ -16,7 +18,8 @@ Publishing replaces only that notebook's entries, each file through a
 temporary file and a rename.  So two runs at the same time both keep their
 results, Ctrl-C keeps every notebook that had finished, and a later run of
 one notebook never wipes the others.  The run's own folder is deleted at
-the end, also after Ctrl-C.
+the end, also after Ctrl-C; how a run ends with its command, however the
+command ends, is ``lifetime.py``'s docstring.
 """
 
 from __future__ import annotations
