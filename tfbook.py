@@ -198,7 +198,7 @@ def run_bound(command: list) -> int:
         for child in children:
             try:
                 child.send_signal(signum)
-            except OSError:
+            except (OSError, ValueError):  # gone already; Windows passes Ctrl-C on by itself
                 pass
 
     previous = {s: signal.signal(s, pass_on) for s in STOP_SIGNALS}

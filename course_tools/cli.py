@@ -9,6 +9,7 @@ arguments to another program (``test`` to pytest, ``lab`` to JupyterLab,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -47,11 +48,12 @@ def lecture(argv: list[str]) -> int:
 
     args = _notebooks(argv, "lecture", quick_flag=True)
     outcome = runs.run_course(args.notebooks, args.quick)
-    if outcome.runs:
-        print()
-        print(runs.table([r.record() for r in outcome.runs], args.quick))
-    print(f"\nAll results so far: {outcome.published.relative_to(REPO_ROOT)}/results.md, "
-          f"executed copies in {outcome.published.relative_to(REPO_ROOT)}/executed/")
+    with contextlib.suppress(OSError):  # the terminal may be gone (closed, SIGHUP): the results are published anyway
+        if outcome.runs:
+            print()
+            print(runs.table([r.record() for r in outcome.runs], args.quick))
+        print(f"\nAll results so far: {outcome.published.relative_to(REPO_ROOT)}/results.md, "
+              f"executed copies in {outcome.published.relative_to(REPO_ROOT)}/executed/", flush=True)
     if outcome.interrupted:
         return 130
     return 0 if all(r.ok for r in outcome.runs) else 1
@@ -186,7 +188,8 @@ def main(argv: list[str]) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except OSError as error:  # a full disk, a read-only checkout, a file where a folder should be ...
-        print(f"tfbook.py {argv[0]}: {machine_trouble(error)}", file=sys.stderr)
+        with contextlib.suppress(OSError):
+            print(f"tfbook.py {argv[0]}: {machine_trouble(error)}", file=sys.stderr)
         return 1
 
 
