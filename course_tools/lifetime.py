@@ -166,13 +166,18 @@ def _runs_inside(pid: int, folder: Path) -> bool:
         return False
 
 
+def end_kernel(pid_file: Path, folder: Path) -> None:
+    """Kill the kernel whose pid ``pid_file`` recorded, if it still works inside ``folder``."""
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return
+    if _runs_inside(pid, folder):
+        with contextlib.suppress(OSError, AttributeError):
+            os.killpg(pid, signal.SIGKILL)  # the kernel leads its own process group
+
+
 def end_kernels(folder: Path) -> None:
     """Kill the kernels whose pids a dead run recorded (``out/*.pid``)."""
     for pid_file in folder.glob("out/*.pid"):
-        try:
-            pid = int(pid_file.read_text().strip())
-        except (OSError, ValueError):
-            continue
-        if _runs_inside(pid, folder):
-            with contextlib.suppress(OSError, AttributeError):
-                os.killpg(pid, signal.SIGKILL)  # the kernel leads its own process group
+        end_kernel(pid_file, folder)

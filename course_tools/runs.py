@@ -195,14 +195,6 @@ def _forget_stale_runs() -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _kill_kernel(pid_file: Path) -> None:
-    """Kill a kernel left behind by a child that had to be killed."""
-    try:
-        os.killpg(int(pid_file.read_text()), signal.SIGKILL)
-    except (OSError, ValueError, AttributeError):
-        pass
-
-
 def _stop(child: subprocess.Popen) -> None:
     """Stop a runner: on SIGTERM it kills its kernel and records why it stopped."""
     child.terminate()
@@ -238,7 +230,7 @@ def run_in_child(notebook: Notebook, repo: Path, out: Path, quick: bool, timeout
             _stop(child)
         raise
     finally:
-        _kill_kernel(out / f"{notebook.tag}.pid")
+        lifetime.end_kernel(out / f"{notebook.tag}.pid", out.parent)  # one left behind by a runner that was killed
     try:  # the runner's own record, also when it stopped early (it says why)
         found = json.loads(record.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -280,7 +272,7 @@ def run_course(
                 run = run_in_child(notebook, repo, work / "out", quick, timeout, alive)
                 with lifetime.signals_held():
                     publish(run, notebook, repo, work / "out" / f"{notebook.tag}.ipynb", folder, say)
-                outcome.runs.append(run)
+                    outcome.runs.append(run)
                 say(f"  {run.seconds:7.1f} s  {run.result or '-'}  " + paint(run.status, run.ok))
                 for problem in run.problems[1 if not run.error else 0:]:
                     say(f"    {problem}")

@@ -20,7 +20,7 @@ from course_tools import catalog, contents
 from course_tools.catalog import REPO_ROOT
 from course_tools.files import machine_trouble, replace_all
 
-from .course_copy import course_command, make_course_copy, through_the_wrapper
+from .course_copy import TINY, course_command, make_course_copy, through_the_wrapper
 from .machine import read_only, small_disk
 from .test_contents_and_cli import full_run, readme_copy
 
@@ -36,10 +36,13 @@ def finish(process: subprocess.Popen, timeout: float = 120) -> tuple[int, str, s
 
 
 def test_state_a_truncated_results_file_is_set_aside_and_the_run_records_its_results(course: Path) -> None:
-    assert finish(course_command(course, "lecture", "--quick", "QKA"))[0] == 0
-    published = course / "build" / "lecture-quick"
-    text = (published / "results.json").read_text(encoding="utf-8")
-    (published / "results.json").write_text(text[: len(text) // 2], encoding="utf-8")  # a crash, a full disk
+    published = course / "build" / "lecture-quick"  # an earlier run published one notebook ...
+    earlier = {"notebook": f"chapters/Tiny/{TINY['QKA'][0]}.ipynb", "seconds": 1.0, "error": "", "result": "first",
+               "problems": []}
+    (published / "records").mkdir(parents=True)
+    (published / "records" / "QKA.json").write_text(json.dumps([earlier]), encoding="utf-8")
+    text = json.dumps([earlier], indent=1)
+    (published / "results.json").write_text(text[: len(text) // 2], encoding="utf-8")  # ... then a crash cut it
     code, out, err = finish(course_command(course, "lecture", "--quick", "QKB"))
     assert code == 0 and "Traceback" not in out + err, out + err
     said = [line for line in out.splitlines() if "results.json was damaged" in line]
