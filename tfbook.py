@@ -186,6 +186,16 @@ def run_with_a_supported_python(argv: list) -> int | None:
 STOP_SIGNALS = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
 
 
+def ctrl_c_reaches_the_command() -> bool:
+    """Whether this process runs in its terminal's foreground, where Ctrl-C reaches
+    the command (in the same process group) as well."""
+    try:
+        with open("/dev/tty") as tty:
+            return os.tcgetpgrp(tty.fileno()) == os.getpgrp()
+    except (OSError, AttributeError):  # no terminal (a service, a test), Windows
+        return False
+
+
 def run_bound(command: list) -> int:
     """Run ``command`` to its end and return its exit code.  Ctrl-C, SIGTERM and
     a closed terminal (SIGHUP) are passed on to it, and this process waits while
@@ -195,6 +205,8 @@ def run_bound(command: list) -> int:
     children = []
 
     def pass_on(signum: int, frame: object) -> None:
+        if signum == signal.SIGINT and ctrl_c_reaches_the_command():
+            return  # once is enough: a second Ctrl-C would cut its stopping short
         for child in children:
             try:
                 child.send_signal(signum)

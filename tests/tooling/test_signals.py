@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import shutil
 import signal
 import subprocess
@@ -20,7 +21,7 @@ import pytest
 
 from course_tools import lifetime
 
-from .course_copy import course_command, make_course_copy, through_the_wrapper
+from .course_copy import course_command, make_course_copy, read_terminal, through_the_wrapper
 from .machine import none_left, processes_in, wait_until
 
 
@@ -74,15 +75,20 @@ def test_signal_ends_the_run_with_its_command(course: Path, how: str) -> None:
 
 def test_signal_ctrl_c_through_the_wrapper_prints_the_summary_and_leaves_no_run_folder(course: Path) -> None:
     for attempt in range(10):
-        run = through_the_wrapper(course, "lecture", "--quick", "SLW")
-        wait_until(lambda: run_folders(course) != [], 30, "the run to start")
-        time.sleep(attempt * 0.25)  # Ctrl-C while copying, starting the runner, starting the kernel, in a cell
-        os.killpg(run.pid, signal.SIGINT)  # what a terminal sends its foreground job
-        out, err = run.communicate(timeout=40)
-        assert run.returncode == 130, (attempt, out, err)
-        assert "Interrupted (SIGINT): 0 finished notebook(s) kept" in out and "All results so far" in out, \
-            (attempt, out, err)
-        assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err
+        screen, terminal = pty.openpty()  # a real terminal: ^C typed into it is Ctrl-C
+        run = through_the_wrapper(course, "lecture", "--quick", "SLW", terminal=terminal)
+        os.close(terminal)
+        try:
+            wait_until(lambda: run_folders(course) != [], 30, "the run to start")
+            time.sleep(attempt * 0.25)  # Ctrl-C while copying, starting the runner, starting the kernel, in a cell
+            os.write(screen, b"\x03")
+            shown = read_terminal(screen, run, timeout=40)
+        finally:
+            os.close(screen)
+        assert run.wait(timeout=10) == 130, (attempt, shown)
+        assert "Interrupted (SIGINT): 0 finished notebook(s) kept" in shown and "All results so far" in shown, \
+            (attempt, shown)
+        assert "Traceback" not in shown and "KeyboardInterrupt" not in shown
         wait_until(lambda: run_folders(course) == [], 5, f"the run folder to go (attempt {attempt})")
     ended_cleanly(course)
 
