@@ -54,6 +54,7 @@ def replace_all(files: dict[Path, bytes]) -> None:
         for path, data in files.items():
             handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
             written[path] = Path(temporary)
+            os.chmod(temporary, path.stat().st_mode & 0o7777 if path.exists() else 0o644)  # not mkstemp's 0600
             with os.fdopen(handle, "wb") as f:
                 f.write(data)
                 f.flush()
