@@ -14,8 +14,9 @@ finished, its results are *published* under a lock into
 * ``trained/``: the checkpoint it ships, from a run without problems
   (what ``tfbook.py ship-checkpoints`` copies into ``checkpoints/``).
 
-Publishing replaces only that notebook's entries, each file through a
-temporary file and a rename.  So two runs at the same time both keep their
+Publishing replaces only that notebook's entries: every file of it is
+written beside its target, synced and checked, and only then are they all
+renamed into place (a full disk changes nothing).  So two runs at the same time both keep their
 results, Ctrl-C keeps every notebook that had finished, and a later run of
 one notebook never wipes the others.  The run's own folder is deleted at
 the end, also after Ctrl-C; how a run ends with its command, however the
@@ -38,7 +39,7 @@ from pathlib import Path
 
 from . import lifetime
 from .catalog import COURSE, REPO_ROOT, Notebook
-from .files import write_atomic
+from .files import replace_all
 from .lifetime import Interrupted
 from .runner import NotebookRun, copy_repository
 
@@ -137,12 +138,16 @@ def read_results(folder: Path, say: Callable[[str], None] = print, locked_alread
     return records
 
 
-def _write_results(folder: Path, records: dict[str, dict]) -> None:
+def _results_files(folder: Path, records: dict[str, dict]) -> dict[Path, bytes]:
     """results.json and results.md of ``folder`` from ``records``, in the course's order."""
     ordered = [records[n.relative_path] for n in COURSE if n.relative_path in records]
     ordered += [r for key, r in records.items() if key not in {n.relative_path for n in COURSE}]
-    write_atomic(folder / "results.json", json.dumps(ordered, indent=1, ensure_ascii=False).encode())
-    write_atomic(folder / "results.md", (table(ordered, folder.name.endswith("-quick")) + "\n").encode())
+    return {folder / "results.json": json.dumps(ordered, indent=1, ensure_ascii=False).encode(),
+            folder / "results.md": (table(ordered, folder.name.endswith("-quick")) + "\n").encode()}
+
+
+def _write_results(folder: Path, records: dict[str, dict]) -> None:
+    replace_all(_results_files(folder, records))
 
 
 def _number(value: float | None, digits: int = 0) -> str:
@@ -165,21 +170,27 @@ def table(records: list[dict], quick: bool) -> str:
 
 def publish(run: NotebookRun, notebook: Notebook, run_repo: Path, executed: Path, folder: Path,
             say: Callable[[str], None] = print) -> None:
-    """Make one finished notebook's results the published ones (see the module docstring)."""
+    """Make one finished notebook's results the published ones (see the module
+    docstring): all its files are written and checked first, then renamed into
+    place together (``files.replace_all``)."""
     with locked(folder):
+        files = {}
         if executed.is_file():
-            write_atomic(folder / "executed" / notebook.chapter / notebook.file_name, executed.read_bytes())
+            files[folder / "executed" / notebook.chapter / notebook.file_name] = executed.read_bytes()
         log = executed.with_suffix(".log")
         if log.is_file():
-            write_atomic(folder / LOGS / log.name, log.read_bytes())
+            files[folder / LOGS / log.name] = log.read_bytes()
         if notebook.ships and run.ok:
             for part in sorted((run_repo / "chapters" / notebook.chapter).glob(notebook.ships + ".*")):
-                write_atomic(folder / "trained" / part.name, part.read_bytes())
+                files[folder / "trained" / part.name] = part.read_bytes()
         record = {**run.record(), "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
-        write_atomic(folder / RECORDS / f"{notebook.tag}.json", json.dumps([record], indent=1).encode())
+        files[folder / RECORDS / f"{notebook.tag}.json"] = json.dumps([record], indent=1).encode()
         records = read_results(folder, say, locked_already=True)
         records[run.notebook] = record
-        _write_results(folder, records)
+        files.update(_results_files(folder, records))
+        for path in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        replace_all(files)
 
 
 # ---------------------------------------------------------------------------

@@ -80,7 +80,10 @@ def test_signal_ctrl_c_through_the_wrapper_prints_the_summary_and_leaves_no_run_
         os.close(terminal)
         try:
             wait_until(lambda: run_folders(course) != [], 30, "the run to start")
-            time.sleep(attempt * 0.25)  # Ctrl-C while copying, starting the runner, starting the kernel, in a cell
+            if attempt < 9:
+                time.sleep(attempt * 0.15)  # Ctrl-C while copying, starting the runner, starting the kernel ...
+            else:
+                kernel_sleeping(course)  # ... and in a cell
             os.write(screen, b"\x03")
             shown = read_terminal(screen, run, timeout=40)
         finally:
