@@ -51,7 +51,8 @@ def ended_cleanly(repo: Path) -> None:
     wait_until(lambda: run_folders(repo) == [], 5, "the run folder to go")
 
 
-@pytest.mark.parametrize("how", ["sighup to the group", "sigkill to the group", "sigterm to the wrapper"])
+@pytest.mark.parametrize("how", ["sighup to the group", "sigkill to the group", "sigterm to the wrapper",
+                                 "sigkill to the wrapper"])
 def test_signal_ends_the_run_with_its_command(course: Path, how: str) -> None:
     (course / "build" / "lecture-quick" / "results.json").unlink(missing_ok=True)
     run = through_the_wrapper(course, "lecture", "--quick", "QKB", "SLW")
@@ -60,6 +61,8 @@ def test_signal_ends_the_run_with_its_command(course: Path, how: str) -> None:
         os.killpg(run.pid, signal.SIGHUP)
     elif how == "sigkill to the group":
         os.killpg(run.pid, signal.SIGKILL)
+    elif how == "sigkill to the wrapper":  # the command gets SIGTERM when its parent dies
+        run.send_signal(signal.SIGKILL)
     else:
         run.send_signal(signal.SIGTERM)
     out, err = run.communicate(timeout=40)
