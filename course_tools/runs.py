@@ -127,6 +127,8 @@ def read_results(folder: Path, say: Callable[[str], None] = print, locked_alread
         except ValueError as error:
             damage = str(error).splitlines()[0][:120]
         aside = path.with_name(f"results.json.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        while aside.exists():  # never over an earlier damaged one
+            aside = aside.with_name(aside.name + "+")
         os.replace(path, aside)
         records = {}
         for record in sorted((folder / RECORDS).glob("*.json")):
