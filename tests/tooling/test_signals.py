@@ -7,7 +7,6 @@ notebooks (see course_copy.py)."""
 
 from __future__ import annotations
 
-import json
 import os
 import pty
 import shutil
@@ -23,16 +22,12 @@ from course_tools import lifetime
 
 from .course_copy import course_command, make_course_copy, read_terminal, through_the_wrapper
 from .machine import none_left, processes_in, wait_until
+from .test_runs import results
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_course_copy(tmp_path_factory.mktemp("signals") / "repo")
-
-
-def results(repo: Path) -> dict[str, dict]:
-    path = repo / "build" / "lecture-quick" / "results.json"
-    return {Path(r["notebook"]).stem: r for r in json.loads(path.read_text(encoding="utf-8"))} if path.is_file() else {}
 
 
 def run_folders(repo: Path) -> list[Path]:

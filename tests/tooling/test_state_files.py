@@ -23,16 +23,12 @@ from course_tools.files import machine_trouble, replace_all
 from .course_copy import TINY, course_command, make_course_copy, through_the_wrapper
 from .machine import read_only, small_disk
 from .test_contents_and_cli import full_run, readme_copy
+from .test_runs import finish
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_course_copy(tmp_path_factory.mktemp("state") / "repo")
-
-
-def finish(process: subprocess.Popen, timeout: float = 120) -> tuple[int, str, str]:
-    out, err = process.communicate(timeout=timeout)
-    return process.returncode, out, err
 
 
 def test_state_a_truncated_results_file_is_set_aside_and_the_run_records_its_results(course: Path) -> None:
