@@ -343,3 +343,19 @@ def test_live_recognizer_switches_to_the_batch_norm_cnn_in_one_line(tmp_path, mo
     live = LiveRecognizer.from_checkpoint(DrawingCanvas(), "bnc_session-10000")
     assert int(np.argmax(live.probabilities)) == 3
     assert "prediction: <b>3</b>" in live.panel.value
+
+
+@pytest.mark.parametrize("form", ["numpy array", "[x, y, pressure] points"])
+def test_cnn_reads_a_digit_set_as_numpy_or_pressure_strokes(cnn, monkeypatch, form: str) -> None:
+    """What a tablet or another drawing library gives is read, not shown as an empty canvas."""
+    from tfbook_utils.canvas import DrawingCanvas
+    from tfbook_utils.recognizer import LiveRecognizer
+
+    monkeypatch.setenv("TFBOOK_HEADLESS", "0")
+    v = VARIANTS["normal"]
+    seven = _densify(DIGITS[7][0] * v["size"] + [v["left"], v["top"]])
+    pressure = np.linspace(0.3, 0.8, len(seven))[:, None]
+    live = LiveRecognizer(DrawingCanvas(), *cnn, announce=print)
+    live.canvas.strokes = np.array([seven]) if form == "numpy array" else [np.hstack([seven, pressure]).tolist()]
+    assert live.image.shape == (784,)
+    assert int(np.argmax(live.probabilities)) == 7 and "prediction: <b>7</b>" in live.panel.value
