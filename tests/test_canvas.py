@@ -47,7 +47,7 @@ def test_strokes_become_a_full_resolution_image() -> None:
 
 def test_malformed_strokes_from_the_browser_are_skipped() -> None:
     canvas = DrawingCanvas()
-    canvas.strokes = [[[10, 10], [30, 10]], "junk", [[1]], [], [[float("nan"), 5], [60, 60]]]
+    canvas.strokes = [[[10, 10], [30, 10]], "junk", [[1]], [], None, 5, [[float("nan"), 5], [60, 60]]]
     arrays = canvas.stroke_arrays()
     assert [len(a) for a in arrays] == [2, 1]
     assert canvas.drawing().max() == 1.0
@@ -161,7 +161,7 @@ def test_numpy_strokes_are_drawn_like_lists() -> None:
     as_lists = DrawingCanvas(strokes=[seven.tolist()])
     expected = as_lists.drawing()
     assert expected.max() == 1.0
-    for given in ([seven], seven[None], seven, seven.astype(np.float32), tuple(map(tuple, seven))):
+    for given in ([seven], seven[None], seven, seven.astype(np.float32), tuple(map(tuple, seven)), list(seven)):
         canvas = DrawingCanvas()
         canvas.strokes = given
         np.testing.assert_array_equal(canvas.drawing(), expected)

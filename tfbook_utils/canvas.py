@@ -94,7 +94,7 @@ def _is_number(value: object) -> bool:
 def _is_point(point: object) -> bool:
     """Two numbers, [x, y], or three, [x, y, pressure] (what a tablet or
     another drawing library gives): the pressure is ignored, the pen keeps its width."""
-    return isinstance(point, (list, tuple)) and len(point) in (2, 3) and all(map(_is_number, point))
+    return isinstance(point, (list, tuple, np.ndarray)) and len(point) in (2, 3) and all(map(_is_number, point))
 
 
 def read_stroke(stroke: object) -> np.ndarray:
@@ -118,9 +118,9 @@ def read_stroke(stroke: object) -> np.ndarray:
 def _as_kept(stroke: object, points: np.ndarray) -> list:
     """The stroke as given when every point of it was read as it is (what the
     browser sends: a long stroke is not copied), else new lists of its points."""
-    if isinstance(stroke, list) and len(stroke) == len(points) and all(len(point) == 2 for point in stroke):
-        return stroke
-    return points.tolist()
+    if not isinstance(stroke, list) or len(stroke) != len(points):
+        return points.tolist()
+    return stroke if all(isinstance(p, (list, tuple)) and len(p) == 2 for p in stroke) else points.tolist()
 
 
 def read_strokes(value: object) -> list[list[list[float]]]:
@@ -193,19 +193,21 @@ class Pixels(traitlets.TraitType):
         self.whole = whole
 
     def validate(self, obj: object, value: object) -> float | int:
-        number = float(value.strip()) if isinstance(value, str) and _reads_as_number(value) else value
-        if not _is_number(number) or (self.whole and math.isnan(number)):
+        number = _as_number(value)
+        if number is None or (self.whole and math.isnan(number)):
             example = "280 (from 28 to 1000)" if self.whole else "20"
             raise ArgumentError(f"The canvas's {self.name} is a number of pixels such as {example}, not {value!r:.40}.")
-        return round(number) if self.whole and math.isfinite(number) else float(number)
+        return round(number) if self.whole and math.isfinite(number) else number
 
 
-def _reads_as_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+def _as_number(value: object) -> float | None:
+    """A number, or text that reads as one ('280'), as a float; None for anything else."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return float(value) if _is_number(value) else None
 
 
 class DrawingCanvas(anywidget.AnyWidget):
