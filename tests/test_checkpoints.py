@@ -269,6 +269,18 @@ def test_a_session_on_an_empty_graph_is_not_called_closed(tmp_path, monkeypatch)
     assert "graph is empty" in message and "tf.reset_default_graph()" in message and "closed" not in message
 
 
+def test_an_eager_session_is_not_called_closed(tmp_path, monkeypatch) -> None:
+    """Without tf.disable_eager_execution() a tf.Session's graph stays empty (seen in a fresh process)."""
+    monkeypatch.chdir(tmp_path)
+    with tf.Graph().as_default():
+        sess = tf.Session()
+    monkeypatch.setattr(checkpoints.tf, "executing_eagerly", lambda: True)  # this process runs graph mode
+    with pytest.raises(CheckpointError) as caught:
+        checkpoints.restore(sess, "mdc_session-4000")
+    message = one_line(caught.value)
+    assert "runs eagerly" in message and "tf.disable_eager_execution()" in message and "closed" not in message
+
+
 @pytest.mark.parametrize(
     "build, name, fits",
     [(mdc_graph, "cnn_session-20000", "mdc_session-4000"), (cnn_graph, "bnc_session-10000", "cnn_session-20000")],
