@@ -42,11 +42,13 @@ class Settings:
     branch: str = "main"
     students: list[str] = field(default_factory=list)
     instructor: str = "teacher"
-    idle_timeout_s: int = 3600  # the idle culler stops a server unused this long
-    mem_limit: str = "3G"  # shown in each student's status bar (not enforced by local processes)
+    idle_timeout_s: int = 3600  # the idle culler stops a server unused this long (0: no culler)
+    mem_limit: str = "3G"  # shown in each student's status bar (not enforced by local processes); checks.memory
     ssl_cert: str = ""
     ssl_key: str = ""
     status_token: str = field(default_factory=lambda: secrets.token_hex(32))  # for `hub status`
+    class_id: str = ""  # carried by every process of the class (classes.py)
+    git_daemon: list[str] = field(default_factory=list)  # the course's git daemon (course_git.py), if any
 
     @property
     def state_dir(self) -> Path:

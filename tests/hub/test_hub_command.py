@@ -42,11 +42,18 @@ def test_roster_from_a_number_or_a_file(tmp_path: Path) -> None:
     assert accounts.roster("3") == ["student01", "student02", "student03"]
     assert accounts.roster("120")[-1] == "student120"
     names = tmp_path / "class.txt"
-    names.write_text("# term 1\nalice\nBob  # capitals are lowered\n\nalice\n")
+    names.write_text("# term 1\nalice\nBob  # capitals are lowered\n\n")
     assert accounts.roster(str(names)) == ["alice", "bob"]
-    for spec, words in (("0", "between 1 and 999"), (str(tmp_path / "none.txt"), "not a number")):
-        with pytest.raises(HubError, match=words):
+    twice = tmp_path / "twice.txt"
+    twice.write_text("alice\nbob\nAlice\n")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nobody yet\n\n")
+    for spec, words in (("0", "between 1 and 999"), (str(tmp_path / "none.txt"), "not a number"),
+                        ("", "give the number of students"), (str(twice), "'alice' is listed twice .lines 1 and 3"),
+                        (str(empty), "names no student")):
+        with pytest.raises(HubError, match=words) as caught:
             accounts.roster(spec)
+        assert "\n" not in str(caught.value)
 
 
 def test_names_the_system_refuses_are_named_before_anything_starts() -> None:
@@ -123,7 +130,8 @@ def test_the_hub_environment_holds_the_course_pins_and_the_hubs() -> None:
 def test_jupyterhub_config_follows_the_settings(tmp_path: Path, monkeypatch) -> None:
     from traitlets.config import Config
 
-    s = settings(tmp_path, idle_timeout_s=1800, mem_limit="3G")
+    s = settings(tmp_path, idle_timeout_s=1800, mem_limit="3G", class_id="c1a55",
+                 git_daemon=["git", "daemon", "--port=9418"])
     monkeypatch.setenv("TFBOOK_HUB_SETTINGS", str(s.save()))
     c = Config()
     exec(compile(CONFIG_FILE.read_text(), str(CONFIG_FILE), "exec"), {"get_config": lambda: c})
@@ -133,19 +141,20 @@ def test_jupyterhub_config_follows_the_settings(tmp_path: Path, monkeypatch) -> 
     assert c.Authenticator.admin_users == {"teacher"}
     assert c.Spawner.cmd == [f"{s.prefix}/venv/bin/jupyterhub-singleuser"] and c.Spawner.default_url == "/lab"
     assert c.Spawner.mem_limit == "3G"
+    assert c.Spawner.environment["TFBOOK_HUB_CLASS"] == "c1a55"
     services = {service["name"]: service for service in c.JupyterHub.services}
     assert "--timeout=1800" in services["idle-culler"]["command"]
-    daemon = services["course-git"]["command"]
-    assert daemon[-1] == str(REPO_ROOT) and "--listen=127.0.0.1" in daemon and "--port=9418" in daemon
+    assert services["course-git"]["command"] == ["git", "daemon", "--port=9418"]
+    assert services["course-git"]["environment"] == {"TFBOOK_HUB_CLASS": "c1a55"}
     spawner = SimpleNamespace(user=SimpleNamespace(name="root", url="/user/root/"))
     assert c.Spawner.environment["PYTHONPATH"](spawner) == str(Path("~root").expanduser() / "tfbook")
     assert c.Spawner.environment["TENSORBOARD_PROXY_URL"](spawner) == "/user/root/proxy/%PORT%/"
-    # a course from a git URL: no daemon
-    s = settings(tmp_path, serve_repo="", repo_url="https://example.org/tfbook.git")
+    # a course from a git URL: no daemon; --idle-minutes off: no culler
+    s = settings(tmp_path, serve_repo="", repo_url="https://example.org/tfbook.git", idle_timeout_s=0)
     s.save()
     c = Config()
     exec(compile(CONFIG_FILE.read_text(), str(CONFIG_FILE), "exec"), {"get_config": lambda: c})
-    assert "course-git" not in {service["name"] for service in c.JupyterHub.services}
+    assert {service["name"] for service in c.JupyterHub.services} == {"tfbook-status"}
     assert stat.S_IMODE(Path(s.state).stat().st_mode) == 0o700
 
 
