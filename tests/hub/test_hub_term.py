@@ -33,6 +33,7 @@ from pathlib import Path
 
 import pytest
 
+from course_tools import catalog
 from course_tools.catalog import REPO_ROOT
 from course_tools.hub import accounts, classes, service
 from course_tools.hub.config import Settings
@@ -43,7 +44,7 @@ from .machine import free_port, port_open, user_processes, wait_until
 
 PREFIX = "tfbterm-"
 STUDENT_A, TEACHER_A, STUDENT_B, TEACHER_B = (f"{PREFIX}{n}" for n in ("a1", "ta", "b1", "tb"))
-NOTEBOOK = "chapters/Chapter01/Least squares example.ipynb"
+NOTEBOOK = catalog.by_tag("LSE").relative_path  # the notebook the student edits
 START_S, STOP_S = 240, 120
 
 
