@@ -169,3 +169,38 @@ def test_a_second_start_leaves_the_running_hub_alone(tmp_path: Path, monkeypatch
     assert out == (f"hub: a hub is already running from {state} (pid {running}): stop it with "
                    "`python3 tfbook.py hub stop`\n")
     assert (state / "tfbook-hub.pid").read_text() == f"{running}\n"
+
+
+def test_hub_runs_without_building_the_repositorys_venv(tmp_path: Path) -> None:
+    """`tfbook.py hub` uses the standard library only: a server that just runs the hub gets no .venv."""
+    import shutil
+    import subprocess
+    import sys
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in ("tfbook.py", "pyproject.toml"):
+        shutil.copy(REPO_ROOT / name, repo / name)
+    shutil.copytree(REPO_ROOT / "course_tools", repo / "course_tools",
+                    ignore=shutil.ignore_patterns("__pycache__", "node_modules"))
+    done = subprocess.run([sys.executable, str(repo / "tfbook.py"), "hub", "link", "--state", str(tmp_path / "s")],
+                          cwd=repo, capture_output=True, text=True, timeout=120)
+    assert done.stdout == f"hub: no hub was ever started from {tmp_path / 's'} (start one with " \
+                          "`python3 tfbook.py hub`)\n", done.stdout + done.stderr
+    assert not (repo / ".venv").exists()
+
+
+def test_sizes_and_minutes_are_read_as_the_spawner_and_culler_need_them() -> None:
+    from course_tools.hub import checks
+
+    assert [checks.memory(v) for v in ("3G", "3GB", "3GiB", "2.5g", "512M", "512 MiB")] == \
+        ["3G", "3G", "3G", "2.5G", "512M", "512M"]
+    assert [checks.idle_seconds(v) for v in ("10", "60", "off", "OFF")] == [600, 3600, 0, 0]
+    for call, value in ((checks.memory, "lots"), (checks.memory, "100M"), (checks.memory, "3"),
+                        (checks.idle_seconds, "9"), (checks.idle_seconds, "0"), (checks.idle_seconds, "-5")):
+        with pytest.raises(HubError) as caught:
+            call(value)
+        assert "\n" not in str(caught.value) and str(caught.value).startswith("--")
+    assert checks.port(65535, "--port") == 65535
+    with pytest.raises(HubError, match="--git-port 0: a port is a number from 1 to 65535"):
+        checks.port(0, "--git-port")
