@@ -14,7 +14,7 @@ import json
 import os
 import secrets
 import socket
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -90,7 +90,9 @@ class Settings:
     def load(cls, state: Path) -> Settings:
         path = state / SETTINGS_FILE
         try:
-            return cls(**json.loads(path.read_text(encoding="utf-8")))
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            known = {f.name for f in fields(cls)}  # a newer tfbook's extra settings are left to it
+            return cls(**{key: value for key, value in saved.items() if key in known})
         except FileNotFoundError:
             raise HubError(f"no hub was ever started from {state} (start one with `python3 tfbook.py hub`)") from None
         except PermissionError:

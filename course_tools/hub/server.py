@@ -241,7 +241,7 @@ def serve(settings: Settings, echo: Callable[[str], None] = print) -> int:
     started = None
     tell = _teller(echo, settings.state_dir / LOG_FILE)
     try:
-        started = launch(settings, echo)
+        started = launch(settings, tell)
         tell(greeting(started.settings))
         code = started.process.wait()
         if code == 0:  # "Shutdown Hub" on the admin page
