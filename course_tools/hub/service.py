@@ -126,8 +126,10 @@ def install(settings: Settings, echo=print, unit_dir: Path | None = None) -> int
 
 
 def managed(state: Path, unit_dir: Path | None = None) -> bool:
-    """Whether systemd runs this class's hub (its unit is installed on a machine booted with systemd)."""
-    return systemd_running() and unit_path(state, unit_dir).is_file()
+    """Whether systemd runs this class's hub now (not a `hub start` beside a stopped service)."""
+    path = unit_path(state, unit_dir)
+    return (systemd_running() and path.is_file()
+            and subprocess.run(["systemctl", "is-active", "--quiet", path.name]).returncode == 0)
 
 
 def stop(state: Path) -> str:
