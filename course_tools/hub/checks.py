@@ -70,7 +70,8 @@ def check_accounts(students: list[str], instructor: str, state: Path) -> None:
     This class's own accounts are those it created (its ``passwords.csv``);
     the instructor may also be an existing personal account.  Another class
     is one registered on this machine from another state folder (see
-    ``classes``), running or not: its accounts are removed with it."""
+    ``classes``): the roster of a running one, and the accounts any of them
+    created (they are removed with it at its end of term), are its own."""
     accounts.check_names([*students, instructor])
     own = set(accounts.read_passwords(state / accounts.PASSWORDS_FILE))
     others = classes.others(state)
@@ -81,8 +82,10 @@ def check_accounts(students: list[str], instructor: str, state: Path) -> None:
             raise HubError(f"{option}: {name!r} is a system account (uid {uid}); the hub runs a server as each "
                            "account and removes them at the end of term: choose another name")
         for other in others:
-            shared_instructor = name == instructor == other.instructor
-            if (name in other.students or name in other.created) and not shared_instructor:
+            if name == instructor == other.instructor:
+                continue  # one instructor may teach two classes
+            on_roster = other.running and (name in other.students or name == other.instructor)
+            if on_roster or (name in other.created and accounts.exists(name)):
                 raise HubError(f"{option}: {name!r} belongs to another class ({other.state}, "
                                f"{'running' if other.running else 'stopped'}): each class needs its own accounts")
         if name != instructor and accounts.exists(name) and name not in own:

@@ -78,7 +78,8 @@ def others(state: Path) -> list[Class]:
             other = Path(json.loads(entry.read_text(encoding="utf-8"))["state"])
             settings = json.loads((other / "settings.json").read_text(encoding="utf-8"))
         except (OSError, ValueError, KeyError):
-            continue  # a class whose state folder is gone (removed by hand): nothing of it to protect
+            entry.unlink(missing_ok=True)  # a class whose state folder is gone: nothing of it to protect
+            continue
         if other == state.resolve():
             continue
         found.append(Class(other, list(settings.get("students", [])), settings.get("instructor", ""),
