@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """tfbook's commands: ``python3 tfbook.py --help`` lists them.
 
-Every command first makes sure ``.venv`` is set up: the first run creates it
+Every command but ``hub`` first makes sure ``.venv`` is set up (the class hub
+uses the standard library only and installs its own environment under
+/opt/tfbook-hub, so an instructor's server gets no .venv with test tools): the first run creates it
 and installs the pinned packages from pyproject.toml (a few minutes); later
 runs reuse it and reinstall only when pyproject.toml changed.  Only the
 Python standard library is used until ``.venv`` exists; the commands
@@ -235,6 +237,10 @@ def main(argv: list[str]) -> int:
     switched = run_with_a_supported_python(argv)
     if switched is not None:
         return switched
+    if argv[0] == "hub" and argv[1:2] != ["capacity"]:  # the standard library only: no .venv needed
+        from course_tools.cli import main as run_command  # (the hub installs its own environment)
+
+        return run_command(argv)
     ensure_venv()
     try:
         return run_bound([str(venv_python()), str(Path(__file__).resolve()), *argv])

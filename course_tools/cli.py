@@ -147,7 +147,7 @@ COMMANDS: dict[str, Command] = {
     "lab": Command("[JUPYTERLAB ARGS ...]", "open JupyterLab on chapters/ (e.g. --port 8890 --no-browser)", lab),
     "bench": Command("[--quick] [NAME ...]", "measure how fast this machine runs the lecture's models", bench,
                      "instructors"),
-    "hub": Command("[start|stop|status|link] ...", "a JupyterHub for a class on this machine (as root)", hub,
+    "hub": Command("[start|install-service|stop|status|logs|...] ...", "a JupyterHub for a class (as root)", hub,
                    "instructors"),
     "refresh": Command("[NAME ...]", "full run, then write the outputs back into the notebooks", refresh,
                        "maintainers"),

@@ -10,9 +10,11 @@ import subprocess
 
 import numpy as np
 import pytest
+import traitlets
 
 import tfbook_utils  # noqa: F401  (quiet TensorFlow)
 from tfbook_utils.canvas import MAX_POINTS, SAMPLE_STROKES, DrawingCanvas, render, simplify
+from tfbook_utils.errors import ArgumentError
 from tfbook_utils.recognizer import EmptyDrawing, FilledDrawing, LiveRecognizer
 from tfbook_utils.stroke import draw_strokes
 
@@ -45,7 +47,7 @@ def test_strokes_become_a_full_resolution_image() -> None:
 
 def test_malformed_strokes_from_the_browser_are_skipped() -> None:
     canvas = DrawingCanvas()
-    canvas.strokes = [[[10, 10], [30, 10]], "junk", [[1]], [], [[float("nan"), 5], [60, 60]]]
+    canvas.strokes = [[[10, 10], [30, 10]], "junk", [[1]], [], None, 5, [[float("nan"), 5], [60, 60]]]
     arrays = canvas.stroke_arrays()
     assert [len(a) for a in arrays] == [2, 1]
     assert canvas.drawing().max() == 1.0
@@ -56,13 +58,13 @@ def test_a_bad_point_is_dropped_alone_not_its_stroke() -> None:
     good = [[50.0, 50.0], [100.0, 60.0], [150.0, 70.0], [200.0, 80.0]]
     canvas.strokes = [
         good[:2] + [None] + good[2:],  # one None point
-        [[50, 150, 1], [100, 160], [150, 170, 3], [200, 180]],  # points of three numbers
+        [[50, 150, 1, 0], [100, 160], [150, 170, 3, 0], [200, 180]],  # points of four numbers
         [[50, 250], ["100", 250], [True, False], [float("inf"), 1], [1e300, 5], [150, 250], [200, 250]],
         [[10, 10], [20]],  # rows of different lengths
     ]
     kept = canvas.stroke_arrays()
     np.testing.assert_array_equal(kept[0], good)
-    np.testing.assert_array_equal(kept[1], [[100, 160], [200, 180]])  # not re-paired into [50, 150], [1, 100], ...
+    np.testing.assert_array_equal(kept[1], [[100, 160], [200, 180]])  # not re-paired into [50, 150], [1, 0], ...
     np.testing.assert_array_equal(kept[2], [[50, 250], [150, 250], [200, 250]])
     np.testing.assert_array_equal(kept[3], [[10, 10]])
     assert canvas.drawing()[55, 125] == 1.0  # the first stroke is drawn across the dropped point
@@ -115,6 +117,91 @@ def test_an_impossible_canvas_size_is_fitted_with_one_line(capsys: pytest.Captur
     assert DrawingCanvas(size=0).size == 28
     assert DrawingCanvas(size=100_000).size == 1000
     assert capsys.readouterr().out.count("\n") == 2
+
+
+def test_sizes_as_numbers_or_numeric_text_are_read(capsys: pytest.CaptureFixture) -> None:
+    assert DrawingCanvas(size="300").size == 300 and DrawingCanvas(size=" 300 ").size == 300
+    assert DrawingCanvas(size=300.4).size == 300 and DrawingCanvas(size=np.int64(200)).size == 200
+    assert DrawingCanvas(size="560", pen_width="100").pen_width == 100.0  # a quarter of 560 is 140
+    canvas = DrawingCanvas(size="400")
+    assert canvas.get_state()["size"] == 400 and isinstance(canvas.size, int)  # the browser gets a whole number
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    "arguments, said",
+    [
+        ({"size": "abc"}, "size is a number of pixels such as 280 (from 28 to 1000), not 'abc'"),
+        ({"size": None}, "not None"),
+        ({"size": float("nan")}, "not nan"),
+        ({"pen_width": "thick"}, "pen_width is a number of pixels such as 20, not 'thick'"),
+    ],
+    ids=["text", "None", "nan", "pen as text"],
+)
+def test_a_size_that_is_no_number_is_one_line_not_a_traitlets_traceback(arguments: dict, said: str) -> None:
+    with pytest.raises(ArgumentError) as caught:
+        DrawingCanvas(**arguments)
+    assert said in str(caught.value) and caught.value._render_traceback_() == [f"ArgumentError: {caught.value}"]
+    assert isinstance(caught.value, ValueError) and not isinstance(caught.value, traitlets.TraitError)
+    canvas = DrawingCanvas()
+    with pytest.raises(ArgumentError):
+        canvas.size = "big"
+    assert canvas.size == 280  # kept as it was
+
+
+def a_seven() -> np.ndarray:
+    """A 7 as one stroke of (x, y) points on the 280-pixel canvas (half pixels: exact in float32 too)."""
+    corners = np.array([[60.0, 70.0], [220.0, 64.0], [120.0, 230.0]])
+    points = np.concatenate([np.linspace(a, b, 30) for a, b in zip(corners[:-1], corners[1:], strict=True)])
+    return np.round(2 * points) / 2
+
+
+def test_numpy_strokes_are_drawn_like_lists() -> None:
+    seven = a_seven()
+    as_lists = DrawingCanvas(strokes=[seven.tolist()])
+    expected = as_lists.drawing()
+    assert expected.max() == 1.0
+    for given in ([seven], seven[None], seven, seven.astype(np.float32), tuple(map(tuple, seven)), list(seven)):
+        canvas = DrawingCanvas()
+        canvas.strokes = given
+        np.testing.assert_array_equal(canvas.drawing(), expected)
+        assert canvas.strokes == as_lists.strokes  # plain lists of [x, y]: the browser draws them too
+        json.dumps(canvas.get_state()["strokes"])  # and they can be sent to it
+
+
+def test_pressure_points_are_drawn_without_the_pressure() -> None:
+    seven = a_seven()
+    pressure = np.linspace(0.2, 0.9, len(seven))[:, None]
+    expected = DrawingCanvas(strokes=[seven.tolist()])
+    for given in ([np.hstack([seven, pressure])], [np.hstack([seven, pressure]).tolist()]):
+        canvas = DrawingCanvas(strokes=given)
+        assert canvas.strokes == expected.strokes
+        np.testing.assert_array_equal(canvas.drawing(), expected.drawing())
+    with_pressure = np.hstack([seven, pressure])
+    np.testing.assert_array_equal(render([with_pressure], 280, 20.0), render([seven], 280, 20.0))
+    drawn = draw_strokes([with_pressure], (280, 280), 20.0)
+    np.testing.assert_array_equal(drawn, draw_strokes([seven], (280, 280), 20.0))
+
+
+@pytest.mark.parametrize(
+    "value, said",
+    [
+        ("a 7", "this is str 'a 7'"),
+        (7, "this is int 7"),
+        (None, "this is NoneType None"),
+        ({"x": [1, 2], "y": [3, 4]}, "this is dict"),
+        ([[None, None]], "no point of [[None, None]] reads as one"),
+        (np.zeros((2, 3, 4)), "no point of"),
+    ],
+    ids=["text", "number", "None", "dict", "no point", "4 numbers a point"],
+)
+def test_strokes_with_nothing_to_draw_are_refused_in_one_line(value: object, said: str) -> None:
+    canvas = DrawingCanvas(strokes=[[[50, 50], [100, 100]]])
+    with pytest.raises(ArgumentError) as caught:
+        canvas.strokes = value
+    message = str(caught.value)
+    assert said in message and "a list of strokes, each a list of [x, y] points" in message and "\n" not in message
+    assert canvas.strokes == [[[50, 50], [100, 100]]]  # the drawing is kept
 
 
 def test_clear_and_state_sync() -> None:

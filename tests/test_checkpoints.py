@@ -254,3 +254,86 @@ def test_an_own_checkpoint_without_its_data_file_gets_one_line(own_checkpoint, m
     assert "incomplete" in one_line(caught.value)
     with pytest.raises(CheckpointError, match="incomplete"):
         checkpoints.load_model("mdc_session-4000")
+
+
+def test_a_session_on_an_empty_graph_is_not_called_closed(tmp_path, monkeypatch) -> None:
+    """A session made before tf.reset_default_graph() ran: its graph is empty, the model is elsewhere."""
+    monkeypatch.chdir(tmp_path)
+    with tf.Graph().as_default():
+        sess = tf.Session()
+    with tf.Graph().as_default():
+        mdc_graph()
+        with pytest.raises(CheckpointError) as caught:
+            checkpoints.restore(sess, "mdc_session-4000")
+    message = one_line(caught.value)
+    assert "graph is empty" in message and "tf.reset_default_graph()" in message and "closed" not in message
+
+
+def test_an_eager_session_is_not_called_closed(tmp_path, monkeypatch) -> None:
+    """Without tf.disable_eager_execution() a tf.Session's graph stays empty (seen in a fresh process)."""
+    monkeypatch.chdir(tmp_path)
+    with tf.Graph().as_default():
+        sess = tf.Session()
+    monkeypatch.setattr(checkpoints.tf, "executing_eagerly", lambda: True)  # this process runs graph mode
+    with pytest.raises(CheckpointError) as caught:
+        checkpoints.restore(sess, "mdc_session-4000")
+    message = one_line(caught.value)
+    assert "runs eagerly" in message and "tf.disable_eager_execution()" in message and "closed" not in message
+
+
+@pytest.mark.parametrize(
+    "build, name, fits",
+    [(mdc_graph, "cnn_session-20000", "mdc_session-4000"), (cnn_graph, "bnc_session-10000", "cnn_session-20000")],
+    ids=["CNN's into MDC", "batch-norm CNN's into CNN"],
+)
+def test_another_networks_checkpoint_is_named_as_such(tmp_path, monkeypatch, build, name, fits) -> None:
+    monkeypatch.chdir(tmp_path)
+    with tf.Graph().as_default():
+        build()
+        sess = tf.Session()
+        with pytest.raises(CheckpointError) as caught:
+            checkpoints.restore(sess, name)
+    message = one_line(caught.value)
+    assert "a checkpoint of a different network" in message and "more often" not in message
+    assert "[5, 5, 1, 32]" in message  # the shapes that differ are named
+    assert f"the shipped one that fits your graph is '{fits}'" in message
+
+
+def save_v1(name: str) -> list[np.ndarray]:
+    """An MDC model saved the way TF 1.x's Saver did before 1.0 (format V1: one file, no .index)."""
+    with tf.Graph().as_default():
+        tf.set_random_seed(3)
+        mdc_graph()
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            saver = tf.train.Saver(tf.trainable_variables(), write_version=tf.train.SaverDef.V1)
+            saver.save(sess, name, global_step=4000, write_meta_graph=False)
+            return sess.run(tf.trainable_variables())
+
+
+@pytest.mark.parametrize("name", ["mdc_session", "model.ckpt"])
+def test_a_tf1_v1_checkpoint_in_the_folder_is_restored_and_named(tmp_path, monkeypatch, capsys, name) -> None:
+    """Before the shipped one of the same name, and under a name that is not shipped."""
+    monkeypatch.chdir(tmp_path)
+    saved = save_v1(name)
+    assert (tmp_path / f"{name}-4000").is_file() and not (tmp_path / f"{name}-4000.index").exists()
+    with tf.Graph().as_default():
+        mdc_graph()
+        sess = tf.Session()
+        assert checkpoints.restore(sess, f"{name}-4000") == tmp_path / f"{name}-4000"
+        for value, expected in zip(sess.run(tf.trainable_variables()), saved, strict=True):
+            np.testing.assert_array_equal(value, expected)
+    said = capsys.readouterr().out
+    assert f"Restored your own checkpoint (TF 1.x's V1 format): {name}-4000" in said
+
+
+def test_a_damaged_v1_file_is_named_as_one(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "old_session-10").write_bytes(b"\0" * 100)
+    with tf.Graph().as_default():
+        mdc_graph()
+        sess = tf.Session()
+        with pytest.raises(CheckpointError) as caught:
+            checkpoints.restore(sess, "old_session-10")
+    message = one_line(caught.value)
+    assert "TF 1.x checkpoint in the older V1 format" in message and "No checkpoint" not in message

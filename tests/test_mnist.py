@@ -376,3 +376,13 @@ def test_a_cache_that_cannot_be_written_is_one_clear_message(tmp_path: Path, mon
     monkeypatch.setattr(Path, "write_bytes", write_without_permission)
     with pytest.raises(DataError, match="downloaded but cannot be saved in .*Permission denied.*XDG_CACHE_HOME"):
         mnist._download("t10k-labels-idx1-ubyte.gz", cache / "t10k-labels-idx1-ubyte.gz")
+
+
+def test_true_as_second_argument_keeps_tf1s_fake_data_and_says_so(monkeypatch, capsys) -> None:
+    """read_data_sets('MNIST_data', True): TF 1.x's second argument is fake_data, not one_hot."""
+    monkeypatch.setattr(mnist, "load_raw", lambda *args, **kwargs: pytest.fail("fake_data read the files"))
+    data = mnist.read_data_sets("MNIST_data", True)
+    assert data.train.num_examples == 10000 and (data.train.next_batch(2)[0] == 1).all()  # TF 1.x's meaning
+    said = capsys.readouterr().out
+    assert said.count("\n") == 1 and "fake_data is True" in said and "fake images" in said
+    assert "read_data_sets('MNIST_data', one_hot=True)" in said

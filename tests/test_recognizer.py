@@ -343,3 +343,50 @@ def test_live_recognizer_switches_to_the_batch_norm_cnn_in_one_line(tmp_path, mo
     live = LiveRecognizer.from_checkpoint(DrawingCanvas(), "bnc_session-10000")
     assert int(np.argmax(live.probabilities)) == 3
     assert "prediction: <b>3</b>" in live.panel.value
+
+
+@pytest.mark.parametrize("form", ["numpy array", "[x, y, pressure] points"])
+def test_cnn_reads_a_digit_set_as_numpy_or_pressure_strokes(cnn, monkeypatch, form: str) -> None:
+    """What a tablet or another drawing library gives is read, not shown as an empty canvas."""
+    from tfbook_utils.canvas import DrawingCanvas
+    from tfbook_utils.recognizer import LiveRecognizer
+
+    monkeypatch.setenv("TFBOOK_HEADLESS", "0")
+    v = VARIANTS["normal"]
+    seven = _densify(DIGITS[7][0] * v["size"] + [v["left"], v["top"]])
+    pressure = np.linspace(0.3, 0.8, len(seven))[:, None]
+    live = LiveRecognizer(DrawingCanvas(), *cnn, announce=print)
+    live.canvas.strokes = np.array([seven]) if form == "numpy array" else [np.hstack([seven, pressure]).tolist()]
+    assert live.image.shape == (784,)
+    assert int(np.argmax(live.probabilities)) == 7 and "prediction: <b>7</b>" in live.panel.value
+
+
+def inverted_scans() -> dict[str, object]:
+    """A 3 as an inverted image (the background high), in the types a student's scan or photo comes in."""
+    ink = draw(3, "normal")
+    return {
+        "uint8 0..255": np.round(255 * (1.0 - ink)).astype(np.uint8),
+        "float 0..255": 255.0 * (1.0 - ink),
+        "uint16 0..65535": np.round(65535 * (1.0 - ink)).astype(np.uint16),
+        "float 0..1": 1.0 - ink,
+        "bool": ink < 0.5,
+        "list 0..1": (1.0 - ink).tolist(),
+    }
+
+
+@pytest.mark.parametrize("kind", list(inverted_scans()))
+def test_the_hint_for_an_inverted_image_works_when_followed(cnn, kind: str) -> None:
+    """The hint is code for the array's own type: 1 - image wraps around on uint8 (1 - 255 is 2)."""
+    image = inverted_scans()[kind]
+    with pytest.raises(FilledDrawing) as caught:
+        preprocess(image)
+    hint = str(caught.value).rsplit("pass ", 1)[1].rstrip(".")
+    followed = eval(hint, {"np": np, "image": image})  # what the student types
+    sess, p, x, keep_prob = cnn
+    probabilities = predict(sess, p, x, keep_prob, preprocess(followed))
+    assert int(np.argmax(probabilities)) == 3 and probabilities[3] > 0.8, (hint, np.round(probabilities, 3))
+
+
+def test_a_0_to_255_scan_is_read_like_a_0_to_1_drawing() -> None:
+    ink = draw(7, "normal")
+    np.testing.assert_allclose(preprocess(np.round(255 * ink).astype(np.uint8)), preprocess(ink), atol=0.01)

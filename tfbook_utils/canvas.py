@@ -13,10 +13,13 @@ the pen is lifted, so a prediction can follow the pen.  The kernel renders
 them at full resolution with the same round pen (``drawing()``); shrinking
 to 28x28 is left to ``recognizer.preprocess``, which does it the MNIST way.
 
-The strokes come from a browser (or from a student's code), so the kernel
-trusts no point: a point that is not two finite numbers near the canvas is
-dropped on its own, and a stroke of many thousand points is thinned out
-before it is drawn, so that every update takes milliseconds, not seconds.
+The strokes come from a browser or from a student's code, so the kernel
+reads them leniently but trusts no point: numpy arrays and [x, y, pressure]
+points (what a tablet or another drawing library gives) are read as [x, y]
+lists, a point that is not finite numbers near the canvas is dropped on its
+own, a value with nothing drawable in it is refused in one line, and a
+stroke of many thousand points is thinned out before it is drawn, so that
+every update takes milliseconds, not seconds.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from pathlib import Path
 import anywidget
 import numpy as np
 import traitlets
+
+from .errors import ArgumentError
 
 HERE = Path(__file__).parent  # canvas.js and canvas.css, the widget's browser side
 MAX_POINTS = 500  # a digit takes a few hundred points; longer scribbles are thinned out to about this many
@@ -56,7 +61,7 @@ def render(strokes: list[np.ndarray], size: int, width: float) -> np.ndarray:
     reach = width / 2.0 + 1.5  # the pen's radius and its soft edge: no ink beyond
     centres = np.arange(size) + 0.5  # pixel centres, along either axis
     for stroke in strokes:
-        points = np.asarray(stroke, dtype=float).reshape(-1, 2)
+        points = np.atleast_2d(np.asarray(stroke, dtype=float))[:, :2]  # x, y (a pressure is not used)
         starts, ends = (points[:-1], points[1:]) if len(points) > 1 else (points, points)
         low = np.clip(np.floor(np.minimum(starts, ends) - reach), 0, size).astype(int).tolist()
         high = np.clip(np.ceil(np.maximum(starts, ends) + reach), 0, size).astype(int).tolist()
@@ -75,28 +80,73 @@ def render(strokes: list[np.ndarray], size: int, width: float) -> np.ndarray:
     return np.minimum(image, 1.0, out=image)
 
 
+STROKES_FORM = (
+    "canvas.strokes takes a list of strokes, each a list of [x, y] points in canvas pixels "
+    "(or [x, y, pressure]; the pressure is ignored), e.g. [[[50, 60], [200, 60]]]; "
+    "numpy arrays of shape (points, 2) or (points, 3) work too"
+)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
 def _is_point(point: object) -> bool:
-    return (
-        isinstance(point, (list, tuple))
-        and len(point) == 2
-        and all(isinstance(v, Real) and not isinstance(v, bool) for v in point)
-    )
+    """Two numbers, [x, y], or three, [x, y, pressure] (what a tablet or
+    another drawing library gives): the pressure is ignored, the pen keeps its width."""
+    return isinstance(point, (list, tuple, np.ndarray)) and len(point) in (2, 3) and all(map(_is_number, point))
 
 
-def valid_points(stroke: object, size: int) -> np.ndarray:
-    """The stroke's usable points as an (n, 2) array.  A point must be two
-    finite numbers at most one canvas side outside the canvas; any other
-    point (None, three numbers, text) is dropped alone, not its whole stroke."""
+def read_stroke(stroke: object) -> np.ndarray:
+    """The stroke's readable points as an (n, 2) float array of finite x, y.
+    Any other point (None, text, NaN, four numbers) is dropped alone, not its
+    whole stroke.  A numpy array is read like the list it stands for."""
+    if isinstance(stroke, np.ndarray):
+        stroke = stroke.tolist()
     if not isinstance(stroke, (list, tuple)):
         return np.empty((0, 2))
     try:
         points = np.asarray(stroke)
     except ValueError:  # rows of different lengths
         points = np.empty(0)
-    if points.ndim != 2 or points.shape[1] != 2 or points.dtype.kind not in "iuf":  # not a clean list of pairs
-        points = np.array([p for p in stroke if _is_point(p)], dtype=float).reshape(-1, 2)
-    points = points.astype(float)
-    near = np.isfinite(points).all(axis=1) & (np.abs(points - size / 2.0) <= 1.5 * size).all(axis=1)
+    if points.ndim != 2 or points.shape[1] not in (2, 3) or points.dtype.kind not in "iuf":  # not clean rows
+        points = np.array([p[:2] for p in stroke if _is_point(p)], dtype=float).reshape(-1, 2)
+    points = points[:, :2].astype(float)
+    return points[np.isfinite(points).all(axis=1)]
+
+
+def _as_kept(stroke: object, points: np.ndarray) -> list:
+    """The stroke as given when every point of it was read as it is (what the
+    browser sends: a long stroke is not copied), else new lists of its points."""
+    if not isinstance(stroke, list) or len(stroke) != len(points):
+        return points.tolist()
+    return stroke if all(isinstance(p, (list, tuple)) and len(p) == 2 for p in stroke) else points.tolist()
+
+
+def read_strokes(value: object) -> list[list[list[float]]]:
+    """``value`` as what ``strokes`` holds and the browser draws: lists of
+    [x, y] points.  Numpy arrays become lists, [x, y, pressure] points become
+    [x, y], and a single stroke given without its outer list is taken as one
+    stroke.  A value with nothing to draw in it is refused in one line,
+    instead of showing an empty canvas as if nothing had been drawn."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)):
+        raise ArgumentError(f"{STROKES_FORM}; this is {type(value).__name__} {value!r:.40}.")
+    if value and all(_is_point(p) for p in value):  # one stroke: a list of points
+        value = [value]
+    strokes = [read_stroke(stroke) for stroke in value]
+    given = [s for s in value if not isinstance(s, (list, tuple, np.ndarray)) or len(s)]
+    if given and not any(len(points) for points in strokes):
+        raise ArgumentError(f"{STROKES_FORM}; no point of {value!r:.60} reads as one.")
+    return [_as_kept(stroke, points) for stroke, points in zip(value, strokes, strict=True)]
+
+
+def valid_points(stroke: object, size: int) -> np.ndarray:
+    """The stroke's readable points (``read_stroke``) that lie at most one
+    canvas side outside the canvas, as an (n, 2) array."""
+    points = read_stroke(stroke)
+    near = (np.abs(points - size / 2.0) <= 1.5 * size).all(axis=1)
     return points[near]
 
 
@@ -117,6 +167,49 @@ def simplify(strokes: list[np.ndarray]) -> list[np.ndarray]:
     return simpler
 
 
+class Strokes(traitlets.TraitType):
+    """The drawing's strokes.  Whatever a student's code assigns becomes plain
+    lists of [x, y] points (``read_strokes``): what the browser can draw and
+    the kernel can send it."""
+
+    allow_none = False
+    info_text = "a list of strokes"
+
+    def make_dynamic_default(self) -> list:
+        return []  # a new list for each canvas
+
+    def validate(self, obj: object, value: object) -> list[list[list[float]]]:
+        return read_strokes(value)
+
+
+class Pixels(traitlets.TraitType):
+    """A length in pixels for ``size`` and ``pen_width``: a number, or text
+    that reads as one ('280').  Anything else stops with one line saying what
+    to pass, instead of a traitlets traceback; the ranges are checked by the
+    canvas (``_sensible_size``, ``_sensible_pen``)."""
+
+    def __init__(self, default: float, whole: bool = False) -> None:
+        super().__init__(default)
+        self.whole = whole
+
+    def validate(self, obj: object, value: object) -> float | int:
+        number = _as_number(value)
+        if number is None or (self.whole and math.isnan(number)):
+            example = "280 (from 28 to 1000)" if self.whole else "20"
+            raise ArgumentError(f"The canvas's {self.name} is a number of pixels such as {example}, not {value!r:.40}.")
+        return round(number) if self.whole and math.isfinite(number) else number
+
+
+def _as_number(value: object) -> float | None:
+    """A number, or text that reads as one ('280'), as a float; None for anything else."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return float(value) if _is_number(value) else None
+
+
 class DrawingCanvas(anywidget.AnyWidget):
     """A white square to draw on with a round black pen, and a Clear button.
 
@@ -126,28 +219,29 @@ class DrawingCanvas(anywidget.AnyWidget):
 
     _esm = HERE / "canvas.js"
     _css = HERE / "canvas.css"
-    strokes = traitlets.List().tag(sync=True)  # [[[x, y], ...], ...] in canvas pixels
-    size = traitlets.Int(280).tag(sync=True)  # side in CSS pixels
-    pen_width = traitlets.Float(20.0).tag(sync=True)  # pen diameter in CSS pixels
+    strokes = Strokes().tag(sync=True)  # [[[x, y], ...], ...] in canvas pixels
+    size = Pixels(280, whole=True).tag(sync=True)  # side in CSS pixels
+    pen_width = Pixels(20.0).tag(sync=True)  # pen diameter in CSS pixels
     sync_interval_ms = traitlets.Int(100).tag(sync=True)
 
     @traitlets.validate("size")
     def _sensible_size(self, proposal: dict) -> int:
-        size = int(proposal["value"])
-        fitted = min(max(size, SIZES[0]), SIZES[1])
-        if fitted != size:
-            print(f"A canvas of {size} pixels does not work: using {fitted} (sizes from {SIZES[0]} to {SIZES[1]} do).")
-        return fitted
+        size = proposal["value"]
+        clamped = min(max(size, SIZES[0]), SIZES[1])
+        if clamped != size:
+            print(f"A canvas of {size:g} pixels does not work: using {clamped} "
+                  f"(sizes from {SIZES[0]} to {SIZES[1]} do).")
+        return round(clamped)
 
     @traitlets.validate("pen_width")
     def _sensible_pen(self, proposal: dict) -> float:
         """A pen wider than a quarter of the canvas leaves no room for a
         digit's loops: the whole canvas turns black.  Too wide, too thin or
         not a number: the nearest sensible width, and one line saying so."""
-        width, widest = float(proposal["value"]), self.size / 4.0
+        width, widest = proposal["value"], self.size / 4.0
         fitted = 20.0 if math.isnan(width) else min(max(width, 1.0), widest)
         if fitted != width:
-            print(f"A pen {width:g} pixels wide does not fit a {self.size}-pixel canvas: using {fitted:g} "
+            print(f"A pen {width:g} pixels wide does not fit a {self.size:g}-pixel canvas: using {fitted:g} "
                   f"(from 1 to a quarter of the canvas, {widest:g}).")
         return fitted
 

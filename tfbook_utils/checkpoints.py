@@ -3,9 +3,10 @@
 The lecture saves ``saver.save(sess, 'mdc_session', global_step=i)`` into
 the notebook's folder and later restores ``'mdc_session-4000'``.  Here:
 
-* a student's own checkpoint (in the current folder) is used when it exists;
-  otherwise the pretrained one shipped in ``checkpoints/`` (listed with its
-  checksum and test accuracy in ``checkpoints/MANIFEST.json``);
+* a student's own checkpoint (in the current folder) is used when it exists,
+  also one in TF 1.x's older V1 format (a single file); otherwise the
+  pretrained one shipped in ``checkpoints/`` (listed with its checksum and
+  test accuracy in ``checkpoints/MANIFEST.json``);
 * the lecture's variables have no names (``Variable``, ``Variable_1``, ...)
   and running a model cell twice adds a second copy with new names.  So the
   newest variables of the graph are paired, in creation order, with the
@@ -46,6 +47,13 @@ def _exists(prefix: Path) -> bool:
     return Path(str(prefix) + ".index").is_file()
 
 
+def _is_v1(prefix: Path) -> bool:
+    """TF 1.x's older checkpoint format (V1, the default before TF 1.0) is one
+    file named like the prefix itself, with no .index beside it.  TensorFlow
+    still reads it, so a student's old checkpoint restores as it is."""
+    return prefix.is_file() and not _exists(prefix)
+
+
 def _checkpoint_name(name: object) -> str:
     """``name`` as a checkpoint prefix, or one line about what to pass.  A
     file name (``cnn_session-20000.index``) is taken as its checkpoint."""
@@ -72,7 +80,7 @@ def find_checkpoint(name: str) -> Path:
             f"Delete its files ({name}.*) to use the shipped one, or train again."
         )
     for candidate in (own, CHECKPOINT_DIR / name):
-        if _exists(candidate):
+        if _exists(candidate) or (candidate == own and _is_v1(own)):
             return candidate
     raise CheckpointError(
         f"No checkpoint '{name}' in this notebook's folder nor in the shipped "
@@ -94,6 +102,12 @@ def model_variables_in(path: Path) -> list[tuple[str, list[int]]]:
     try:
         listed = tf.train.list_variables(str(path))
     except Exception as error:  # TensorFlow raises several types for bad files
+        if _is_v1(path):
+            raise CheckpointError(
+                f"{path.name} in this folder has no {path.name}.index, so it would be a TF 1.x checkpoint in the "
+                f"older V1 format, but TensorFlow cannot read it ({type(error).__name__}): it is damaged or another "
+                f"kind of file. Rename it to use the shipped checkpoint, or train again to save a new one."
+            ) from None
         raise CheckpointError(
             f"The checkpoint {display_path(path)} cannot be read ({type(error).__name__}). "
             "It is damaged or incomplete: delete it and train again, or restore "
@@ -126,6 +140,18 @@ def _session(sess: object) -> tf.Session:
             f"restore(sess, name) takes the session first, then the checkpoint's name, e.g. "
             f"restore(sess, 'cnn_session-20000'); its first argument here is {type(sess).__name__}, not a tf.Session."
         )
+    if sess.graph.version == 0:  # not one operation in it: sess.run would call it "empty"
+        if tf.executing_eagerly():
+            raise CheckpointError(
+                "TensorFlow runs eagerly here (tf.disable_eager_execution() did not run first), so this session's "
+                "graph is empty and your model is not in it. Restart the kernel and run the notebook from its first "
+                "cell, which switches eager execution off, then restore."
+            )
+        raise CheckpointError(
+            "This session's graph is empty, so your model's variables are not in it: the session was made before "
+            "tf.reset_default_graph() ran, or for another graph. Make it after the model cells, with "
+            "sess = tf.Session() and sess.run(tf.global_variables_initializer()), then restore."
+        )
     try:
         sess.run([])  # does nothing, but fails on a closed session
     except RuntimeError:
@@ -149,6 +175,35 @@ def _whole_copies(extra: list[list[int]], model: list[list[int]]) -> bool:
     return len(extra) % len(model) == 0 and extra == model * (len(extra) // len(model))
 
 
+def _contains(shapes: list[list[int]], part: list[list[int]]) -> bool:
+    """Whether every shape of ``part`` is among ``shapes``, as often as it occurs there."""
+    left = list(shapes)
+    for shape in part:
+        if shape not in left:
+            return False
+        left.remove(shape)
+    return True
+
+
+def _shapes(shapes: list[list[int]]) -> str:
+    """'[5, 5, 1, 32], [32], ..., [10]', short enough for one line."""
+    shown = [str(s) for s in shapes]
+    return ", ".join(shown) if len(shown) <= 4 else f"{', '.join(shown[:2])}, ..., {shown[-1]}"
+
+
+def _what_fits(model_shapes: list[list[int]]) -> str:
+    """What to restore instead: the shipped checkpoint whose variables fit the graph, if one does."""
+    for index in sorted(CHECKPOINT_DIR.glob("*.index")):
+        prefix = index.with_suffix("")
+        try:
+            shapes = [shape for _, shape in model_variables_in(prefix)]
+        except CheckpointError:  # a damaged shipped file fits nothing
+            continue
+        if shapes and shapes == model_shapes[-len(shapes):]:
+            return f"Pass your network's checkpoint instead: the shipped one that fits your graph is '{prefix.name}'."
+    return "Pass the name of the checkpoint your network saved, or build the network this one was saved from."
+
+
 def _pair(saved: list[tuple[str, list[int]]], model: list[tf.Variable], path: Path) -> list[tuple[str, tf.Variable]]:
     """The file's variables paired with the graph's, aligned at the newest
     end, or one line saying why that would not restore the whole model."""
@@ -160,11 +215,19 @@ def _pair(saved: list[tuple[str, list[int]]], model: list[tf.Variable], path: Pa
         shape = variable.shape.as_list()
         if shape == saved_shape:
             continue
-        if len(model) % len(saved) and len(saved) % len(model):  # not whole copies: cells ran unevenly
+        saved_shapes, model_shapes = [s for _, s in saved], [v.shape.as_list() for v in model]
+        whole_copies = not (len(model) % len(saved) and len(saved) % len(model))
+        if not whole_copies and _contains(model_shapes, saved_shapes):  # the model, and parts of it again
             raise CheckpointError(
                 f"{display_path(path)} holds {len(saved)} variables, your graph {len(model)}, and they do not line "
                 "up: some model cells ran more often than others. Run the notebook from its first cell "
                 "(Kernel → Restart Kernel and Run All Cells), then restore."
+            )
+        if not whole_copies or len(saved_shape) != len(shape):  # other layers, not other sizes
+            raise CheckpointError(
+                f"{display_path(path)} is a checkpoint of a different network: {len(saved)} variables of shapes "
+                f"{_shapes(saved_shapes)}, your graph {len(model)} of shapes {_shapes(model_shapes)}. "
+                f"{_what_fits(model_shapes)}"
             )
         raise CheckpointError(
             f"{display_path(path)} does not fit your graph: its variable '{saved_name}' has shape "
@@ -256,7 +319,9 @@ def load_model(name: str, verbose: bool = True) -> tuple[tf.Session, tf.Tensor, 
 
 def _whose(path: Path) -> str:
     """Students train next to their notebook; anything else came with the course."""
-    return "your own checkpoint" if path.parent == Path.cwd() else "the shipped checkpoint"
+    if path.parent != Path.cwd():
+        return "the shipped checkpoint"
+    return "your own checkpoint (TF 1.x's V1 format)" if _is_v1(path) else "your own checkpoint"
 
 
 def manifest() -> list[dict]:

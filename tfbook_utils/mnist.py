@@ -349,7 +349,8 @@ def read_data_sets(
       shuffles with.  ``None`` leaves it as the notebook seeded it (TF 1.x
       from version 1.1 reseeded it from the graph seed, which made an
       ``np.random.seed`` above the call pointless).
-    * ``fake_data`` -- 10,000 images of all ones labelled 0, without files.
+    * ``fake_data`` -- 10,000 images of all ones labelled 0, without files
+      (and one line saying so: ``read_data_sets(path, True)`` sets it).
     * ``source_url`` -- a mirror to try first if a file must be downloaded.
 
     ``download=False`` (not in TF 1.x) never touches the network.
@@ -361,6 +362,12 @@ def read_data_sets(
     if seed is not None:
         np.random.seed(whole_number("seed", seed, 0, 2**32 - 1))
     if fake_data:
+        # TF 1.x's meaning is kept, but said: read_data_sets("MNIST_data", True) is easily
+        # written for one_hot=True, and fake data train nothing.
+        real = f"read_data_sets({'' if train_dir is None else repr(os.fspath(train_dir)) + ', '}one_hot=True)"
+        print(f"fake_data is True (in TF 1.x's order it is the second argument), so every set is "
+              f"{FAKE_EXAMPLES:,} fake images (all ones) labelled 0, not MNIST's digits; for the digits write {real}.")
+
         def fake() -> DataSet:
             return _fake_dataset(one_hot, image_dtype, reshape)
 

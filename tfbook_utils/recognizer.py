@@ -54,7 +54,7 @@ class EmptyDrawing(TfbookError):
 
 
 class FilledDrawing(TfbookError):
-    """Most of the drawing is ink: filled in, or inverted (a light digit on dark)."""
+    """Most of the drawing is ink: filled in, or inverted (the background has the high values)."""
 
 
 class NotADrawing(TfbookError, ValueError):
@@ -81,7 +81,8 @@ def _not_a_drawing(drawing: object, shape: tuple[int, ...]) -> NotADrawing:
 
 def _ink(drawing: object) -> np.ndarray:
     """The drawing as a new float array (the student's array stays as it is)
-    with values in [0, 1]; NaN and infinities, which no pen makes, count as no ink."""
+    with values in [0, 1]; NaN and infinities, which no pen makes, count as no
+    ink.  Values above 1 (a uint8 scan is 0..255) are divided by the largest."""
     try:
         values = np.asarray(drawing, dtype=np.float64)
     except (TypeError, ValueError, RuntimeError):  # text, ragged lists, a TensorFlow tensor, ...
@@ -90,7 +91,20 @@ def _ink(drawing: object) -> np.ndarray:
         raise _not_a_drawing(drawing, values.shape)
     if not np.isfinite(values.sum()):  # a NaN or an infinity somewhere: only then look for them
         values = np.where(np.isfinite(values), values, 0.0)
-    return np.clip(values, 0.0, 1.0)
+    values = np.maximum(values, 0.0)
+    top = values.max(initial=0.0)
+    return values / top if top > 1.0 else values  # a 0..255 scan, or drawings added up: relative to the most ink
+
+
+def _inverted(drawing: object) -> str:
+    """Code that inverts this drawing, written for its type: 1 - image is
+    right for values in [0, 1], but wraps around on uint8 (1 - 255 is 2) and
+    is an error on a list."""
+    values = np.asarray(drawing)
+    name = "image" if isinstance(drawing, np.ndarray) else "np.asarray(image)"
+    if values.max(where=np.isfinite(values), initial=0) <= 1:
+        return f"1 - {name}"
+    return f"{name}.max() - {name}" if name == "image" else f"np.max(image) - {name}"
 
 
 def _shrink(ink: np.ndarray) -> np.ndarray:
@@ -175,8 +189,8 @@ def _box_weights(n_src: int, scale: float, offset: float) -> np.ndarray:
 
 
 def preprocess(drawing: np.ndarray) -> np.ndarray:
-    """A drawing (2-D float array of any size, ink 1 on background 0) as the
-    784 float32 values of an MNIST image.  Raises ``EmptyDrawing`` if there
+    """A drawing (2-D array of any size, ink 1 on background 0, or 255 on 0)
+    as the 784 float32 values of an MNIST image.  Raises ``EmptyDrawing`` if there
     is no ink, ``FilledDrawing`` if most of it is ink and ``NotADrawing`` if
     it is not a 2-D array (each a one-line message)."""
     ink = _ink(drawing)
@@ -192,9 +206,9 @@ def preprocess(drawing: np.ndarray) -> np.ndarray:
     share = crop.sum() / (peak * ink.size)  # how much of the drawing is ink (outside the crop: only specks)
     if share > MOSTLY_INK:
         raise FilledDrawing(
-            f"{share:.0%} of the drawing is ink, so it is no digit: it looks filled in, "
-            "or inverted (a light digit on a dark background). Press Clear and draw one digit with dark ink on "
-            "the white canvas; for an inverted image, pass 1 - image."
+            f"{share:.0%} of the drawing is ink, so it is no digit: it looks filled in, or inverted (the "
+            "background has the high values, as in a scan of dark ink on white paper). Press Clear and draw one "
+            f"digit with dark ink on the white canvas; for an inverted image, pass {_inverted(drawing)}."
         )
     crop = _shrink(crop)
     crop[crop < speck] = 0.0

@@ -28,7 +28,8 @@ def draw_strokes(
     """Render strokes into a float image of shape ``size`` (rows, cols) in [0, 1].
 
     Each stroke is an array of (x, y) points in pixel coordinates (x to the
-    right, y down, pixel centres at integer + 0.5).  ``width`` is the pen
+    right, y down, pixel centres at integer + 0.5); a third column, such as
+    a tablet's pressure, is ignored.  ``width`` is the pen
     diameter in pixels: one number, or one per point of each stroke
     concatenated in order (for uneven pressure).
     """
@@ -38,7 +39,7 @@ def draw_strokes(
     widths = np.broadcast_to(np.asarray(width, dtype=float), (sum(len(s) for s in strokes),))
     k = 0
     for stroke in strokes:
-        points = np.asarray(stroke, dtype=float).reshape(-1, 2)
+        points = np.atleast_2d(np.asarray(stroke, dtype=float))[:, :2]  # x, y (a pressure is not used)
         pairs = zip(points[:-1], points[1:]) if len(points) > 1 else [(points[0], points[0])]
         for j, (a, b) in enumerate(pairs):
             radius = widths[min(k + j, len(widths) - 1)] / 2.0

@@ -45,16 +45,26 @@ def roster(spec: str) -> list[str]:
             raise HubError(f"--students {spec}: give between 1 and 999 students, or a file of names")
         width = max(2, len(str(count)))
         return [f"student{n:0{width}d}" for n in range(1, count + 1)]
+    if not spec.strip():
+        raise HubError("--students '': give the number of students (30: student01 ... student30) or a file "
+                       "with one user name per line")
     path = Path(spec)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as error:
         raise HubError(f"--students {spec}: not a number and not a readable file ({error.strerror})") from None
-    names = [line.split("#", 1)[0].strip().lower() for line in lines]
-    names = list(dict.fromkeys(name for name in names if name))
-    if not names:
-        raise HubError(f"--students {spec}: the file names no student")
-    return names
+    seen: dict[str, int] = {}
+    for number, line in enumerate(lines, start=1):
+        name = line.split("#", 1)[0].strip().lower()
+        if not name:
+            continue
+        if name in seen:
+            raise HubError(f"--students {spec}: {name!r} is listed twice (lines {seen[name]} and {number}): "
+                           "each student needs a line of their own")
+        seen[name] = number
+    if not seen:
+        raise HubError(f"--students {spec}: the file names no student (one user name per line)")
+    return list(seen)
 
 
 def check_names(names: list[str]) -> None:
@@ -119,6 +129,18 @@ def ensure_users(names: list[str], passwords_file: Path, echo: Callable[[str], N
     return missing
 
 
+def set_password(name: str, passwords_file: Path) -> str:
+    """A new password for ``name``, set and added to ``passwords_file`` (the last line of a user counts)."""
+    password = new_password()
+    _command(["chpasswd"], f"cannot set the password of {name}", stdin=f"{name}:{password}\n")
+    passwords_file.touch(mode=0o600)
+    with open(passwords_file, "a", encoding="utf-8", newline="") as f:
+        if f.tell() == 0:
+            f.write("user,password\n")
+        f.write(_csv_row(name, password))
+    return password
+
+
 def _csv_row(*fields: str) -> str:
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerow(fields)
@@ -131,24 +153,3 @@ def read_passwords(passwords_file: Path) -> dict[str, str]:
         return {}
     with open(passwords_file, encoding="utf-8", newline="") as f:
         return {row["user"]: row["password"] for row in csv.DictReader(f)}
-
-
-def processes_of(names: list[str], under: Path) -> list[int]:
-    """The pids of the processes that run as any of ``names`` from the
-    environment ``under`` (servers, kernels, TensorBoards), from Linux's /proc."""
-    uids = {pwd.getpwnam(name).pw_uid for name in names if exists(name)}
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if entry.stat().st_uid not in uids:
-                continue
-            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-                continue  # already dead, waiting for its parent to collect it
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except (OSError, IndexError):
-            continue
-        if any(arg.decode(errors="replace").startswith(str(under)) for arg in argv[:2]):
-            pids.append(int(entry.name))
-    return pids

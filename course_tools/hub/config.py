@@ -14,7 +14,7 @@ import json
 import os
 import secrets
 import socket
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -42,11 +42,13 @@ class Settings:
     branch: str = "main"
     students: list[str] = field(default_factory=list)
     instructor: str = "teacher"
-    idle_timeout_s: int = 3600  # the idle culler stops a server unused this long
-    mem_limit: str = "3G"  # shown in each student's status bar (not enforced by local processes)
+    idle_timeout_s: int = 3600  # the idle culler stops a server unused this long (0: no culler)
+    mem_limit: str = "3G"  # shown in each student's status bar (not enforced by local processes); checks.memory
     ssl_cert: str = ""
     ssl_key: str = ""
     status_token: str = field(default_factory=lambda: secrets.token_hex(32))  # for `hub status`
+    class_id: str = ""  # carried by every process of the class (classes.py)
+    git_daemon: list[str] = field(default_factory=list)  # the course's git daemon (course_git.py), if any
 
     @property
     def state_dir(self) -> Path:
@@ -88,7 +90,9 @@ class Settings:
     def load(cls, state: Path) -> Settings:
         path = state / SETTINGS_FILE
         try:
-            return cls(**json.loads(path.read_text(encoding="utf-8")))
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            known = {f.name for f in fields(cls)}  # a newer tfbook's extra settings are left to it
+            return cls(**{key: value for key, value in saved.items() if key in known})
         except FileNotFoundError:
             raise HubError(f"no hub was ever started from {state} (start one with `python3 tfbook.py hub`)") from None
         except PermissionError:

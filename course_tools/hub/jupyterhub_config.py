@@ -19,7 +19,10 @@ values come from the hub's ``settings.json`` (see ``config.py``), named by
   (against ``mem_limit``) and CPU; ``tfbook.py hub status`` reads the same
   numbers for the instructor through the ``tfbook-status`` service's token.
 * The course's git repository, when it is the instructor's local clone:
-  ``git daemon`` on 127.0.0.1, run and stopped by the hub as a service.
+  ``git daemon`` on 127.0.0.1, run and stopped by the hub as a service; it
+  serves a mirror that holds the course branch only (``course_git.py``).
+* Every process carries ``TFBOOK_HUB_CLASS`` (``classes.py``): ``hub stop``
+  ends those of this class and no other's.
 """
 
 import json
@@ -81,28 +84,26 @@ c.Spawner.environment = {
     # %tensorboard's dashboard through the student's server (jupyter-server-proxy), not localhost:6006
     "TENSORBOARD_PROXY_URL": lambda spawner: f"{spawner.user.url}proxy/%PORT%/",
     "TF_CPP_MIN_LOG_LEVEL": "2",
+    # the class's mark: `hub stop` ends the processes that carry it (kernels inherit it), and only those
+    "TFBOOK_HUB_CLASS": settings["class_id"],
 }
 
 # --- services: the idle culler, the status token, the course's git daemon ------
-c.JupyterHub.services = [
-    {"name": "idle-culler",
-     "command": [str(venv / "bin" / "python"), "-m", "jupyterhub_idle_culler",
-                 f"--timeout={settings['idle_timeout_s']}", "--cull-every=60"]},
-    {"name": "tfbook-status", "api_token": settings["status_token"]},
-]
+tag = {"TFBOOK_HUB_CLASS": settings["class_id"]}
+c.JupyterHub.services = [{"name": "tfbook-status", "api_token": settings["status_token"]}]
 c.JupyterHub.load_roles = [
-    {"name": "idle-culler", "services": ["idle-culler"],
-     "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
     # `tfbook.py hub status`: who is running, and each server's memory and CPU
     {"name": "tfbook-status", "services": ["tfbook-status"],
      "scopes": ["list:users", "read:users", "read:servers", "access:servers"]},
 ]
-if settings["serve_repo"]:
-    repo = Path(settings["serve_repo"])
-    c.JupyterHub.services.append({
-        "name": "course-git",
-        # only this repository, read-only, on 127.0.0.1 (the students' servers run on this machine)
-        # (safe.directory: root serves it even when the instructor's user owns the clone)
-        "command": ["git", "-c", f"safe.directory={repo}", "daemon", "--reuseaddr", "--listen=127.0.0.1",
-                    f"--port={settings['git_port']}", f"--base-path={repo.parent}", "--export-all", str(repo)],
-    })
+if settings["idle_timeout_s"]:  # 0: --idle-minutes off
+    c.JupyterHub.services.append(
+        {"name": "idle-culler", "environment": tag,
+         "command": [str(venv / "bin" / "python"), "-m", "jupyterhub_idle_culler",
+                     f"--timeout={settings['idle_timeout_s']}", "--cull-every=60"]})
+    c.JupyterHub.load_roles.append(
+        {"name": "idle-culler", "services": ["idle-culler"],
+         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]})
+if settings["git_daemon"]:
+    # only the course branch (a mirror of it, see course_git.py), read-only, on 127.0.0.1
+    c.JupyterHub.services.append({"name": "course-git", "environment": tag, "command": settings["git_daemon"]})

@@ -39,6 +39,8 @@ def lacking() -> list[str]:
         missing.append("node and npm (apt-get install nodejs npm)")
     if shutil.which("useradd") is None or shutil.which("runuser") is None:
         missing.append("useradd and runuser")
+    if shutil.which("systemd-analyze") is None:
+        missing.append("systemd-analyze, to check the hub's service unit (apt-get install systemd)")
     if not Path("/usr/bin/python3").is_file() or subprocess.run(
             ["/usr/bin/python3", "-c", "import ensurepip, venv"], capture_output=True).returncode != 0:
         missing.append("/usr/bin/python3 with venv (apt-get install python3-venv)")

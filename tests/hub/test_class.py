@@ -52,7 +52,7 @@ from urllib.parse import quote
 import pytest
 
 from course_tools import catalog
-from course_tools.hub import accounts
+from course_tools.hub import accounts, classes
 from course_tools.runner import copy_repository
 
 from ..browser.conftest import CHROMIUM, CHROMIUM_FLAGS
@@ -202,6 +202,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         artefact("hub-command-output.txt").write_text("\n".join(running.output) + "\n")
         artefact("timings.json").write_text(json.dumps(running.timings, indent=1))
         remove_test_users()
+        classes.unregister(state)  # its accounts are gone: no later class should meet it
 
 
 # --------------------------------------------------------------------------

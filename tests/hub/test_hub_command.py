@@ -42,11 +42,18 @@ def test_roster_from_a_number_or_a_file(tmp_path: Path) -> None:
     assert accounts.roster("3") == ["student01", "student02", "student03"]
     assert accounts.roster("120")[-1] == "student120"
     names = tmp_path / "class.txt"
-    names.write_text("# term 1\nalice\nBob  # capitals are lowered\n\nalice\n")
+    names.write_text("# term 1\nalice\nBob  # capitals are lowered\n\n")
     assert accounts.roster(str(names)) == ["alice", "bob"]
-    for spec, words in (("0", "between 1 and 999"), (str(tmp_path / "none.txt"), "not a number")):
-        with pytest.raises(HubError, match=words):
+    twice = tmp_path / "twice.txt"
+    twice.write_text("alice\nbob\nAlice\n")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nobody yet\n\n")
+    for spec, words in (("0", "between 1 and 999"), (str(tmp_path / "none.txt"), "not a number"),
+                        ("", "give the number of students"), (str(twice), "'alice' is listed twice .lines 1 and 3"),
+                        (str(empty), "names no student")):
+        with pytest.raises(HubError, match=words) as caught:
             accounts.roster(spec)
+        assert "\n" not in str(caught.value)
 
 
 def test_names_the_system_refuses_are_named_before_anything_starts() -> None:
@@ -123,7 +130,8 @@ def test_the_hub_environment_holds_the_course_pins_and_the_hubs() -> None:
 def test_jupyterhub_config_follows_the_settings(tmp_path: Path, monkeypatch) -> None:
     from traitlets.config import Config
 
-    s = settings(tmp_path, idle_timeout_s=1800, mem_limit="3G")
+    s = settings(tmp_path, idle_timeout_s=1800, mem_limit="3G", class_id="c1a55",
+                 git_daemon=["git", "daemon", "--port=9418"])
     monkeypatch.setenv("TFBOOK_HUB_SETTINGS", str(s.save()))
     c = Config()
     exec(compile(CONFIG_FILE.read_text(), str(CONFIG_FILE), "exec"), {"get_config": lambda: c})
@@ -133,19 +141,20 @@ def test_jupyterhub_config_follows_the_settings(tmp_path: Path, monkeypatch) -> 
     assert c.Authenticator.admin_users == {"teacher"}
     assert c.Spawner.cmd == [f"{s.prefix}/venv/bin/jupyterhub-singleuser"] and c.Spawner.default_url == "/lab"
     assert c.Spawner.mem_limit == "3G"
+    assert c.Spawner.environment["TFBOOK_HUB_CLASS"] == "c1a55"
     services = {service["name"]: service for service in c.JupyterHub.services}
     assert "--timeout=1800" in services["idle-culler"]["command"]
-    daemon = services["course-git"]["command"]
-    assert daemon[-1] == str(REPO_ROOT) and "--listen=127.0.0.1" in daemon and "--port=9418" in daemon
+    assert services["course-git"]["command"] == ["git", "daemon", "--port=9418"]
+    assert services["course-git"]["environment"] == {"TFBOOK_HUB_CLASS": "c1a55"}
     spawner = SimpleNamespace(user=SimpleNamespace(name="root", url="/user/root/"))
     assert c.Spawner.environment["PYTHONPATH"](spawner) == str(Path("~root").expanduser() / "tfbook")
     assert c.Spawner.environment["TENSORBOARD_PROXY_URL"](spawner) == "/user/root/proxy/%PORT%/"
-    # a course from a git URL: no daemon
-    s = settings(tmp_path, serve_repo="", repo_url="https://example.org/tfbook.git")
+    # a course from a git URL: no daemon; --idle-minutes off: no culler
+    s = settings(tmp_path, serve_repo="", repo_url="https://example.org/tfbook.git", idle_timeout_s=0)
     s.save()
     c = Config()
     exec(compile(CONFIG_FILE.read_text(), str(CONFIG_FILE), "exec"), {"get_config": lambda: c})
-    assert "course-git" not in {service["name"] for service in c.JupyterHub.services}
+    assert {service["name"] for service in c.JupyterHub.services} == {"tfbook-status"}
     assert stat.S_IMODE(Path(s.state).stat().st_mode) == 0o700
 
 
@@ -160,3 +169,38 @@ def test_a_second_start_leaves_the_running_hub_alone(tmp_path: Path, monkeypatch
     assert out == (f"hub: a hub is already running from {state} (pid {running}): stop it with "
                    "`python3 tfbook.py hub stop`\n")
     assert (state / "tfbook-hub.pid").read_text() == f"{running}\n"
+
+
+def test_hub_runs_without_building_the_repositorys_venv(tmp_path: Path) -> None:
+    """`tfbook.py hub` uses the standard library only: a server that just runs the hub gets no .venv."""
+    import shutil
+    import subprocess
+    import sys
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in ("tfbook.py", "pyproject.toml"):
+        shutil.copy(REPO_ROOT / name, repo / name)
+    shutil.copytree(REPO_ROOT / "course_tools", repo / "course_tools",
+                    ignore=shutil.ignore_patterns("__pycache__", "node_modules"))
+    done = subprocess.run([sys.executable, str(repo / "tfbook.py"), "hub", "link", "--state", str(tmp_path / "s")],
+                          cwd=repo, capture_output=True, text=True, timeout=120)
+    assert done.stdout == f"hub: no hub was ever started from {tmp_path / 's'} (start one with " \
+                          "`python3 tfbook.py hub`)\n", done.stdout + done.stderr
+    assert not (repo / ".venv").exists()
+
+
+def test_sizes_and_minutes_are_read_as_the_spawner_and_culler_need_them() -> None:
+    from course_tools.hub import checks
+
+    assert [checks.memory(v) for v in ("3G", "3GB", "3GiB", "2.5g", "512M", "512 MiB")] == \
+        ["3G", "3G", "3G", "2.5G", "512M", "512M"]
+    assert [checks.idle_seconds(v) for v in ("10", "60", "off", "OFF")] == [600, 3600, 0, 0]
+    for call, value in ((checks.memory, "lots"), (checks.memory, "100M"), (checks.memory, "3"),
+                        (checks.idle_seconds, "9"), (checks.idle_seconds, "0"), (checks.idle_seconds, "-5")):
+        with pytest.raises(HubError) as caught:
+            call(value)
+        assert "\n" not in str(caught.value) and str(caught.value).startswith("--")
+    assert checks.port(65535, "--port") == 65535
+    with pytest.raises(HubError, match="--git-port 0: a port is a number from 1 to 65535"):
+        checks.port(0, "--git-port")

@@ -41,7 +41,7 @@ def make_course_copy(target: Path) -> Path:
         nb.cells = [nbformat.v4.new_markdown_cell(f"# {title}"),
                     nbformat.v4.new_markdown_cell(f"**[{tag}-01]** the cell under test"),
                     nbformat.v4.new_code_cell(code)]
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
         nbformat.write(nb, folder / f"{title}.ipynb")
         entries.append(f'    Notebook("Tiny", "{title}", "{tag}", "beyond", "a test notebook", ships={ships!r}),\n')
     catalog = repo / "course_tools" / "catalog.py"
