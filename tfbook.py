@@ -23,6 +23,7 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import venv
@@ -47,13 +48,20 @@ def ensure_venv() -> None:
     if made_by is not None and made_by not in supported_versions():
         print(f"Recreating .venv: it was made by Python {made_by[0]}.{made_by[1]}, which TensorFlow does not support.")
         shutil.rmtree(VENV)
+    elif VENV.exists() and not venv_python().is_file():  # e.g. the pyenv version that made it was removed
+        gone = os.path.realpath(venv_python()) if os.path.islink(venv_python()) else venv_python()
+        print(f"Rebuilding .venv: its Python {gone} is gone (removed or moved).", flush=True)
+        shutil.rmtree(VENV)
     if not venv_python().is_file():
         print("Creating .venv ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     print("Installing the pinned packages into .venv (first time: a few minutes) ...", flush=True)
     pip = [str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    subprocess.run(pip + ["--upgrade", "pip"], check=True)
-    subprocess.run(pip + ["-e", f"{ROOT}[test]"], check=True)
+    for step in (["--upgrade", "pip"], ["-e", f"{ROOT}[test]"]):
+        code = subprocess.run(pip + step).returncode
+        if code != 0:
+            sys.exit(f"Installing the pinned packages into .venv failed (pip's exit code {code}; its message is "
+                     "above): check the connection to PyPI, then run the same command again.")
     STAMP.write_text(wanted + "\n")
 
 
@@ -174,10 +182,47 @@ def run_with_a_supported_python(argv: list) -> int | None:
     if not command:
         sys.exit(what_to_install(wanted, uv_tried=shutil.which("uv") is not None))
     print(f"This is Python {sys.version.split()[0]}; using {' '.join(command)} instead.", flush=True)
+    return run_bound(command + [str(Path(__file__).resolve()), *argv])
+
+
+STOP_SIGNALS = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
+
+
+def ctrl_c_reaches_the_command() -> bool:
+    """Whether this process runs in its terminal's foreground, where Ctrl-C reaches
+    the command (in the same process group) as well."""
     try:
-        return subprocess.run(command + [str(Path(__file__).resolve()), *argv]).returncode
-    except KeyboardInterrupt:
-        return 130
+        with open("/dev/tty") as tty:
+            return os.tcgetpgrp(tty.fileno()) == os.getpgrp()
+    except (OSError, AttributeError):  # no terminal (a service, a test), Windows
+        return False
+
+
+def run_bound(command: list) -> int:
+    """Run ``command`` to its end and return its exit code.  Ctrl-C, SIGTERM and
+    a closed terminal (SIGHUP) are passed on to it, and this process waits while
+    it stops in order and says what it kept; if this process is killed, the
+    command gets SIGTERM (it binds itself to TFBOOK_WRAPPER_PID, see
+    course_tools/lifetime.py)."""
+    children = []
+
+    def pass_on(signum: int, frame: object) -> None:
+        if signum == signal.SIGINT and ctrl_c_reaches_the_command():
+            return  # once is enough: a second Ctrl-C would cut its stopping short
+        for child in children:
+            try:
+                child.send_signal(signum)
+            except (OSError, ValueError):  # gone already; Windows passes Ctrl-C on by itself
+                pass
+
+    previous = {s: signal.signal(s, pass_on) for s in STOP_SIGNALS}
+    try:
+        children.append(subprocess.Popen(command, env={**os.environ, "TFBOOK_WRAPPER_PID": str(os.getpid())}))
+        code = children[0].wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return 128 - code if code < 0 else code
 
 
 def in_venv() -> bool:
@@ -198,10 +243,31 @@ def main(argv: list[str]) -> int:
         return run_command(argv)
     ensure_venv()
     try:
-        return subprocess.run([str(venv_python()), str(Path(__file__).resolve()), *argv]).returncode
-    except KeyboardInterrupt:  # the command itself reports what it kept
+        return run_bound([str(venv_python()), str(Path(__file__).resolve()), *argv])
+    except OSError as error:  # there, but it does not run (another machine's, a library gone)
+        sys.exit(f"tfbook.py: .venv's Python does not start ({error.strerror or error}): remove .venv "
+                 "(rm -rf .venv) and run the same command again; it is rebuilt.")
+
+
+def guarded(argv: list[str]) -> int:
+    """``main``, with the machine's refusals (a full disk, a read-only checkout, a
+    closed pipe) said in one line instead of a traceback."""
+    try:
+        code = main(argv)
+        sys.stdout.flush()
+        return code
+    except KeyboardInterrupt:
+        print("\nInterrupted while setting up .venv: the next command sets it up again.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `python3 tfbook.py ... | head -1`: the reader has gone, so has the need to write
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except OSError as error:
+        from course_tools.files import machine_trouble
+
+        print(f"tfbook.py: {machine_trouble(error)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(guarded(sys.argv[1:]))

@@ -8,6 +8,8 @@ Everything here is described by one list of notebooks, ``catalog.COURSE``:
 * ``quick``     -- what ``--quick`` changes in a notebook (the quick-mode contract)
 * ``checks``    -- what a clean notebook looks like: tags in order, no warnings
 * ``runs``      -- whole runs: their own folders, results published as they finish
+* ``lifetime``  -- nothing outlives its command: stop signals, parent death, live run folders
+* ``files``     -- atomic, synced, checked writes, and one line for a machine's refusals
 * ``contents``  -- the README's contents table (``tfbook.py toc``)
 * ``shipping``  -- ``tfbook.py ship-checkpoints``: all files or none
 * ``colab``     -- the Colab setup cell written into every notebook

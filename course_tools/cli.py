@@ -9,12 +9,16 @@ arguments to another program (``test`` to pytest, ``lab`` to JupyterLab,
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import lifetime
 from .catalog import CHAPTERS, REPO_ROOT, select
+from .files import machine_trouble, replace_all, write_atomic
 
 
 @dataclass(frozen=True)
@@ -44,11 +48,12 @@ def lecture(argv: list[str]) -> int:
 
     args = _notebooks(argv, "lecture", quick_flag=True)
     outcome = runs.run_course(args.notebooks, args.quick)
-    if outcome.runs:
-        print()
-        print(runs.table([r.record() for r in outcome.runs], args.quick))
-    print(f"\nAll results so far: {outcome.published.relative_to(REPO_ROOT)}/results.md, "
-          f"executed copies in {outcome.published.relative_to(REPO_ROOT)}/executed/")
+    with contextlib.suppress(OSError):  # the terminal may be gone (closed, SIGHUP): the results are published anyway
+        if outcome.runs:
+            print()
+            print(runs.table([r.record() for r in outcome.runs], args.quick))
+        print(f"\nAll results so far: {outcome.published.relative_to(REPO_ROOT)}/results.md, "
+              f"executed copies in {outcome.published.relative_to(REPO_ROOT)}/executed/", flush=True)
     if outcome.interrupted:
         return 130
     return 0 if all(r.ok for r in outcome.runs) else 1
@@ -60,21 +65,31 @@ def refresh(argv: list[str]) -> int:
     from . import checks, colab, runs
 
     args = _notebooks(argv, "refresh", quick_flag=False)
+
+    def text(nb: object) -> bytes:  # as nbformat.write writes it
+        written = nbformat.writes(nb)
+        return (written if written.endswith("\n") else written + "\n").encode("utf-8")
+
     for notebook in args.notebooks:
         nb = nbformat.read(notebook.path, as_version=4)
         if colab.ensure_setup_cell(nb, notebook.chapter):
-            nbformat.write(nb, notebook.path)
+            write_atomic(notebook.path, text(nb))
             print(f"updated the Colab setup cell of {notebook.relative_path}")
     outcome = runs.run_course(args.notebooks, quick=False)
-    failed = 0
+    fresh = {}
     for run, notebook in zip(outcome.runs, args.notebooks):
-        if not run.ok:
+        if run.ok:
+            fresh[notebook] = text(checks.strip_for_commit(run.executed))
+        else:
             print(f"NOT refreshed (fix it first): {notebook.relative_path}: {run.status}")
-            failed += 1
-            continue
-        nbformat.write(checks.strip_for_commit(run.executed), notebook.path)
+    try:  # every refreshed notebook, or (a full disk, a read-only file) none
+        replace_all({notebook.path: data for notebook, data in fresh.items()})
+    except OSError as error:
+        print(f"refresh: writing the refreshed notebooks failed ({machine_trouble(error)}); no notebook was changed.")
+        return 1
+    for notebook in fresh:
         print(f"refreshed {notebook.relative_path}")
-    return 130 if outcome.interrupted else (1 if failed else 0)
+    return 130 if outcome.interrupted else (0 if len(fresh) == len(outcome.runs) else 1)
 
 
 def ship_checkpoints(argv: list[str]) -> int:
@@ -84,7 +99,7 @@ def ship_checkpoints(argv: list[str]) -> int:
     parser.add_argument("names", nargs="*", metavar="PREFIX", help="checkpoint prefixes; default: all shipped ones")
     args = parser.parse_args(argv)
     try:
-        print(shipping.ship(args.names))
+        print(shipping.ship(args.names, say=print))
     except shipping.CannotShip as error:
         print(f"ship-checkpoints: {error}")
         return 1
@@ -161,11 +176,21 @@ def main(argv: list[str]) -> int:
     if command is None:
         print(f"tfbook.py: no command {argv[0]!r}\n\n{usage()}")
         return 2
+    lifetime.bind_to(lifetime.WRAPPER)  # killed or not, `python3 tfbook.py` takes this command with it
     try:
-        return command.run(argv[1:])
+        code = command.run(argv[1:])
+        sys.stdout.flush()
+        return code
     except KeyboardInterrupt:
         print("\nInterrupted.")
         return 130
+    except BrokenPipeError:  # `tfbook.py toc | head -1`: the reader has gone, so has the need to write
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except OSError as error:  # a full disk, a read-only checkout, a file where a folder should be ...
+        with contextlib.suppress(OSError):
+            print(f"tfbook.py {argv[0]}: {machine_trouble(error)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .runs import write_atomic
+from .files import write_atomic
 
 
 class NotReady(Exception):

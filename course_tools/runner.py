@@ -39,9 +39,11 @@ The quick-mode contract (``quick=True``: ``tfbook.py lecture --quick``,
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -49,14 +51,41 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import checks
+from . import checks, lifetime
 from .catalog import REPO_ROOT
+from .files import write_atomic
 from .quick import quick_version
 
 COPY_IGNORE = shutil.ignore_patterns(".venv", ".git", "build", "__pycache__", "*.egg-info", ".pytest_cache",
                                      ".ruff_cache", ".ipynb_checkpoints")
 KERNEL_DIED = ("the kernel died (out of memory, a crash or os._exit) -- run the notebook alone, "
                "or free memory, and try again")
+STOPPED: list[int] = []  # the stop signal this runner got, if any: the notebook did not finish
+
+
+def stopped_by(signum: int) -> str:
+    """The one line a notebook's record says when its runner was stopped."""
+    return (f"stopped by {signal.Signals(signum).name} before it finished (Ctrl-C, a closed terminal or a kill); "
+            "run it again")
+
+
+def _stop_before_the_kernel(signum: int, frame: object) -> None:
+    STOPPED.append(signum)
+    raise SystemExit(128 + signum)
+
+
+def _stop_the_kernel(signum: int, km: Any, task: asyncio.Task) -> None:
+    """A stop signal while the kernel runs: kill it now (a stopped run has no use
+    for a polite shutdown that waits for the cell) and end the execution."""
+    if not STOPPED:
+        STOPPED.append(signum)
+    pid = getattr(km.provisioner, "pid", None)
+    if pid:
+        try:
+            os.killpg(pid, signal.SIGKILL)  # the kernel leads its own process group
+        except (OSError, AttributeError):
+            pass
+    task.cancel()
 
 
 @dataclass
@@ -146,8 +175,15 @@ def execute(
     client = NotebookClient(runnable, km=km, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(notebook.parent)}})
     pid_file = os.environ.get("TFBOOK_KERNEL_PID_FILE")  # runs.py kills a kernel left behind with it
-    if pid_file:
-        client.on_notebook_start = lambda notebook: Path(pid_file).write_text(str(km.provisioner.pid))
+
+    def started(notebook: Any) -> None:
+        if pid_file:
+            Path(pid_file).write_text(str(km.provisioner.pid))
+        loop = asyncio.get_running_loop()
+        for s in lifetime.STOP_SIGNALS:  # in place of nbclient's own handlers, which shut down politely
+            loop.add_signal_handler(s, _stop_the_kernel, s, km, asyncio.current_task())
+
+    client.on_notebook_start = started
     start = time.perf_counter()
     try:
         client.execute(env=kernel_env(quick, workdir))
@@ -159,7 +195,12 @@ def execute(
     except CellExecutionError as error:
         lines = checks.plain(str(error)).strip().splitlines()
         run.error = lines[-1][:300] if lines else type(error).__name__
+    except asyncio.CancelledError:
+        if not STOPPED:
+            raise
     finally:
+        if STOPPED:
+            run.error = stopped_by(STOPPED[0])
         run.seconds = time.perf_counter() - start
         if km.has_kernel:
             try:
@@ -190,15 +231,26 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--executed", type=Path, required=True)
     parser.add_argument("--record", type=Path, required=True)
     args = parser.parse_args(argv)
-    import nbformat
+    for s in lifetime.STOP_SIGNALS:
+        signal.signal(s, _stop_before_the_kernel)
+    parent = lifetime.bind_to(lifetime.RUNNER_PARENT)  # SIGTERM when the run's command ends, however it ends
+    try:
+        import nbformat
 
-    run = execute(args.notebook, args.workdir, args.quick, args.timeout, args.quick_steps,
-                  tuple(filter(None, args.repeated_tags.split(","))))
-    args.executed.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(run.executed, args.executed)
-    args.record.write_text(json.dumps(run.record(), indent=1), encoding="utf-8")
-    return 0
-
+        run = execute(args.notebook, args.workdir, args.quick, args.timeout, args.quick_steps,
+                      tuple(filter(None, args.repeated_tags.split(","))))
+        for s in lifetime.STOP_SIGNALS:  # from here on a stop only ends the runner once its record is written
+            signal.signal(s, lambda signum, frame: STOPPED.append(signum))
+        args.executed.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(run.executed, args.executed)
+        write_atomic(args.record, json.dumps(run.record(), indent=1).encode())
+    except SystemExit:  # stopped before the kernel ran: nothing to record
+        pass
+    if not STOPPED:
+        return 0
+    if parent is not None and os.getppid() != parent:  # the run's command is gone: nobody else cleans up
+        shutil.rmtree(args.workdir.parent, ignore_errors=True)
+    return 128 + STOPPED[0]
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

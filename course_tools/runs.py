@@ -6,17 +6,21 @@ each in a child process (``runner.py``).  As soon as a notebook has
 finished, its results are *published* under a lock into
 ``build/lecture/`` (``build/lecture-quick/`` for quick runs):
 
-* ``results.json`` and ``results.md``: the latest result of every notebook;
+* ``results.json`` and ``results.md``: the latest result of every notebook
+  (``records/<tag>.json`` keeps each record alone too: a damaged
+  ``results.json`` is set aside and rebuilt from them);
 * ``executed/<chapter>/<notebook>.ipynb``: its executed copy;
 * ``logs/<tag>.log``: what its runner and kernel wrote outside the cells;
 * ``trained/``: the checkpoint it ships, from a run without problems
   (what ``tfbook.py ship-checkpoints`` copies into ``checkpoints/``).
 
-Publishing replaces only that notebook's entries, each file through a
-temporary file and a rename.  So two runs at the same time both keep their
+Publishing replaces only that notebook's entries: every file of it is
+written beside its target, synced and checked, and only then are they all
+renamed into place (a full disk changes nothing).  So two runs at the same time both keep their
 results, Ctrl-C keeps every notebook that had finished, and a later run of
 one notebook never wipes the others.  The run's own folder is deleted at
-the end, also after Ctrl-C.
+the end, also after Ctrl-C; how a run ends with its command, however the
+command ends, is ``lifetime.py``'s docstring.
 """
 
 from __future__ import annotations
@@ -28,23 +32,21 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import lifetime
 from .catalog import COURSE, REPO_ROOT, Notebook
+from .files import replace_all
+from .lifetime import Interrupted
 from .runner import NotebookRun, copy_repository
 
 BUILD = REPO_ROOT / "build"
 RUNS = BUILD / "runs"
 LOGS = "logs"  # beside results.json: what each notebook's runner and kernel wrote outside the cells
 STOP_GRACE_S = 20  # how long a stopped notebook may take to shut its kernel down
-
-
-class Interrupted(Exception):
-    """Ctrl-C or SIGTERM during a run."""
 
 
 @dataclass
@@ -69,19 +71,6 @@ def paint(text: str, ok: bool) -> str:
     return f"\x1b[{32 if ok else 31}m{text}\x1b[0m"
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write through a temporary file and a rename: readers see the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as f:
-            f.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 @contextlib.contextmanager
 def locked(folder: Path) -> Iterator[None]:
     """One publisher at a time in ``folder`` (other runs wait their turn)."""
@@ -103,12 +92,64 @@ def locked(folder: Path) -> Iterator[None]:
 # published results
 # ---------------------------------------------------------------------------
 
-def read_results(folder: Path) -> dict[str, dict]:
-    """The published records of ``folder``, keyed by notebook path."""
+RECORD_KEYS = ("notebook", "seconds", "error", "result", "problems")
+RECORDS = "records"  # beside results.json: each notebook's record alone, from which a damaged results.json is rebuilt
+
+
+def shown(path: Path) -> str:
+    """``path`` as messages name it: relative to the repository where it lies inside."""
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
+def _records_in(path: Path) -> list[dict]:
+    """The records ``path`` holds; ``ValueError`` (or ``UnicodeDecodeError``) when it is damaged."""
+    entries = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(entries, list) or not all(isinstance(e, dict) and all(k in e for k in RECORD_KEYS)
+                                                for e in entries):
+        raise ValueError("it is not a list of notebook records")
+    return entries
+
+
+def read_results(folder: Path, say: Callable[[str], None] = print, locked_already: bool = False) -> dict[str, dict]:
+    """The published records of ``folder``, keyed by notebook path.  A damaged
+    ``results.json`` (cut short, edited by hand) is named in one line, set
+    aside as ``results.json.damaged-<time>`` and rebuilt from ``records/``."""
     path = folder / "results.json"
     if not path.is_file():
         return {}
-    return {entry["notebook"]: entry for entry in json.loads(path.read_text(encoding="utf-8"))}
+    try:
+        return {entry["notebook"]: entry for entry in _records_in(path)}
+    except ValueError:
+        pass
+    with contextlib.nullcontext() if locked_already else locked(folder):
+        try:  # another run may have repaired it meanwhile
+            return {entry["notebook"]: entry for entry in _records_in(path)}
+        except ValueError as error:
+            damage = str(error).splitlines()[0][:120]
+        aside = path.with_name(f"results.json.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        while aside.exists():  # never over an earlier damaged one
+            aside = aside.with_name(aside.name + "+")
+        os.replace(path, aside)
+        records = {}
+        for record in sorted((folder / RECORDS).glob("*.json")):
+            with contextlib.suppress(ValueError):  # a damaged record is left out
+                records.update({entry["notebook"]: entry for entry in _records_in(record)})
+        _write_results(folder, records)
+    say(f"{shown(path)} was damaged ({damage}): set aside as {aside.name} and rebuilt from the "
+        f"{len(records)} notebook record(s) in {shown(folder / RECORDS)}/.")
+    return records
+
+
+def _results_files(folder: Path, records: dict[str, dict]) -> dict[Path, bytes]:
+    """results.json and results.md of ``folder`` from ``records``, in the course's order."""
+    ordered = [records[n.relative_path] for n in COURSE if n.relative_path in records]
+    ordered += [r for key, r in records.items() if key not in {n.relative_path for n in COURSE}]
+    return {folder / "results.json": json.dumps(ordered, indent=1, ensure_ascii=False).encode(),
+            folder / "results.md": (table(ordered, folder.name.endswith("-quick")) + "\n").encode()}
+
+
+def _write_results(folder: Path, records: dict[str, dict]) -> None:
+    replace_all(_results_files(folder, records))
 
 
 def _number(value: float | None, digits: int = 0) -> str:
@@ -129,82 +170,58 @@ def table(records: list[dict], quick: bool) -> str:
     return "\n".join(lines)
 
 
-def publish(run: NotebookRun, notebook: Notebook, run_repo: Path, executed: Path, folder: Path, quick: bool) -> None:
-    """Make one finished notebook's results the published ones (see the module docstring)."""
+def publish(run: NotebookRun, notebook: Notebook, run_repo: Path, executed: Path, folder: Path,
+            say: Callable[[str], None] = print) -> None:
+    """Make one finished notebook's results the published ones (see the module
+    docstring): all its files are written and checked first, then renamed into
+    place together (``files.replace_all``)."""
     with locked(folder):
+        files = {}
         if executed.is_file():
-            write_atomic(folder / "executed" / notebook.chapter / notebook.file_name, executed.read_bytes())
+            files[folder / "executed" / notebook.chapter / notebook.file_name] = executed.read_bytes()
         log = executed.with_suffix(".log")
         if log.is_file():
-            write_atomic(folder / LOGS / log.name, log.read_bytes())
+            files[folder / LOGS / log.name] = log.read_bytes()
         if notebook.ships and run.ok:
             for part in sorted((run_repo / "chapters" / notebook.chapter).glob(notebook.ships + ".*")):
-                write_atomic(folder / "trained" / part.name, part.read_bytes())
-        records = read_results(folder)
-        records[run.notebook] = {**run.record(), "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
-        ordered = [records[n.relative_path] for n in COURSE if n.relative_path in records]
-        ordered += [r for key, r in records.items() if key not in {n.relative_path for n in COURSE}]
-        write_atomic(folder / "results.json", json.dumps(ordered, indent=1, ensure_ascii=False).encode())
-        write_atomic(folder / "results.md", (table(ordered, quick) + "\n").encode())
+                files[folder / "trained" / part.name] = part.read_bytes()
+        record = {**run.record(), "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+        files[folder / RECORDS / f"{notebook.tag}.json"] = json.dumps([record], indent=1).encode()
+        records = read_results(folder, say, locked_already=True)
+        records[run.notebook] = record
+        files.update(_results_files(folder, records))
+        for path in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        replace_all(files)
 
 
 # ---------------------------------------------------------------------------
 # one run
 # ---------------------------------------------------------------------------
 
-def _raise_interrupted(signum: int, frame: object) -> None:
-    raise Interrupted(signal.Signals(signum).name)
-
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-@contextlib.contextmanager
-def _interruptible() -> Iterator[None]:
-    """Ctrl-C (SIGINT) and SIGTERM both become ``Interrupted`` in the main thread."""
-    previous = {s: signal.signal(s, _raise_interrupted) for s in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-
-
-@contextlib.contextmanager
-def _uninterrupted() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM back until the block is done (publishing,
-    cleaning up), so that it is never left half done."""
-    if not hasattr(signal, "pthread_sigmask"):  # Windows
-        yield
-        return
-    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-
-
 def _forget_stale_runs() -> None:
-    """Delete the folders of runs whose process is gone (killed, not interrupted)."""
+    """Delete the folders of runs that no process of theirs holds any more (killed,
+    not interrupted), after ending the kernels they recorded; never a live run's."""
     for folder in RUNS.glob("*-*-*"):
-        try:
-            os.kill(int(folder.name.rsplit("-", 1)[1]), 0)
-        except ProcessLookupError:
+        if folder.is_dir() and not lifetime.is_live(folder):
+            lifetime.end_kernels(folder)
             shutil.rmtree(folder, ignore_errors=True)
-        except (ValueError, OSError):
-            pass
 
 
-def _kill_kernel(pid_file: Path) -> None:
-    """Kill a kernel left behind by a child that had to be killed."""
+def _stop(child: subprocess.Popen) -> None:
+    """Stop a runner: on SIGTERM it kills its kernel and records why it stopped."""
+    child.terminate()
     try:
-        os.killpg(int(pid_file.read_text()), signal.SIGKILL)
-    except (OSError, ValueError, AttributeError):
-        pass
+        child.wait(STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
-def run_in_child(notebook: Notebook, repo: Path, out: Path, quick: bool, timeout: int) -> NotebookRun:
-    """Run ``notebook`` inside ``repo`` in a child process and return its record."""
+def run_in_child(notebook: Notebook, repo: Path, out: Path, quick: bool, timeout: int,
+                 alive: int | None = None) -> NotebookRun:
+    """Run ``notebook`` inside ``repo`` in a child process and return its record;
+    the child inherits ``alive``, the run folder's lock (see lifetime.py)."""
     record, executed = out / f"{notebook.tag}.json", out / f"{notebook.tag}.ipynb"
     command = [sys.executable, "-m", "course_tools.runner", str(repo / notebook.relative_path),
                "--workdir", str(repo), "--timeout", str(timeout), "--executed", str(executed),
@@ -212,31 +229,31 @@ def run_in_child(notebook: Notebook, repo: Path, out: Path, quick: bool, timeout
     if quick:
         command += ["--quick"] + (["--quick-steps", str(notebook.quick_steps)] if notebook.quick_steps else [])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
-           "TFBOOK_KERNEL_PID_FILE": str(out / f"{notebook.tag}.pid")}
+           "TFBOOK_KERNEL_PID_FILE": str(out / f"{notebook.tag}.pid"), lifetime.RUNNER_PARENT: str(os.getpid())}
     # its own session: Ctrl-C in the terminal reaches only this process, which then stops the child;
     # what the child and its kernel write outside the cells goes to a log, published with the results
-    with open(out / f"{notebook.tag}.log", "wb") as log:
-        child = subprocess.Popen(command, cwd=REPO_ROOT, env=env, start_new_session=True,
-                                 stdout=log, stderr=subprocess.STDOUT)
+    child = None
     try:
+        with open(out / f"{notebook.tag}.log", "wb") as log:
+            child = subprocess.Popen(command, cwd=REPO_ROOT, env=env, start_new_session=True, stdout=log,
+                                     stderr=subprocess.STDOUT, pass_fds=() if alive is None else (alive,))
         code = child.wait()
     except Interrupted:
-        child.terminate()  # nbclient shuts the kernel down on SIGTERM
-        try:
-            child.wait(STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        if child is not None:
+            _stop(child)
         raise
     finally:
-        _kill_kernel(out / f"{notebook.tag}.pid")
-    if code != 0 or not record.is_file():
+        lifetime.end_kernel(out / f"{notebook.tag}.pid", out.parent)  # one left behind by a runner that was killed
+    try:  # the runner's own record, also when it stopped early (it says why)
+        found = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         why = f"the runner stopped with exit code {code} (see {LOGS}/{notebook.tag}.log beside results.json)"
         return NotebookRun(notebook=notebook.relative_path, error=why)
     import nbformat
 
-    run = NotebookRun(**json.loads(record.read_text(encoding="utf-8")))
-    run.executed = nbformat.read(executed, as_version=4)
+    run = NotebookRun(**found)
+    if executed.is_file():
+        run.executed = nbformat.read(executed, as_version=4)
     return run
 
 
@@ -248,31 +265,41 @@ def run_course(
 ) -> Outcome:
     """Run ``notebooks`` in order in a fresh run folder, publishing each as it finishes."""
     folder = published_dir(quick)
-    _forget_stale_runs()
     work = RUNS / f"{'quick' if quick else 'full'}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     outcome = Outcome(published=folder)
+
+    def say(text: str) -> None:  # a closed terminal or pipe must not stop the run
+        with contextlib.suppress(OSError):
+            echo(text)
+
+    alive = None
     try:
-        with _interruptible():
+        with lifetime.interruptible():
+            _forget_stale_runs()
+            work.mkdir(parents=True)
+            alive = lifetime.hold_alive(work)
             repo = copy_repository(work / "repo")
             (work / "out").mkdir()
             for notebook in notebooks:
-                echo(f"running {notebook.relative_path} ...")
-                run = run_in_child(notebook, repo, work / "out", quick, timeout)
-                with _uninterrupted():
-                    publish(run, notebook, repo, work / "out" / f"{notebook.tag}.ipynb", folder, quick)
-                outcome.runs.append(run)
-                echo(f"  {run.seconds:7.1f} s  {run.result or '-'}  " + paint(run.status, run.ok))
+                say(f"running {notebook.relative_path} ...")
+                run = run_in_child(notebook, repo, work / "out", quick, timeout, alive)
+                with lifetime.signals_held():
+                    publish(run, notebook, repo, work / "out" / f"{notebook.tag}.ipynb", folder, say)
+                    outcome.runs.append(run)
+                say(f"  {run.seconds:7.1f} s  {run.result or '-'}  " + paint(run.status, run.ok))
                 for problem in run.problems[1 if not run.error else 0:]:
-                    echo(f"    {problem}")
+                    say(f"    {problem}")
     except Interrupted as signal_name:
         outcome.interrupted = True
-        echo(f"\nInterrupted ({signal_name}): {len(outcome.runs)} finished notebook(s) kept in "
-             f"{folder.relative_to(REPO_ROOT)}/, the rest not run.")
+        say(f"\nInterrupted ({signal_name}): {len(outcome.runs)} finished notebook(s) kept in "
+            f"{shown(folder)}/, the rest not run.")
     finally:
         # a second Ctrl-C must neither leave the folder half deleted nor print a traceback
-        ignored = {s: signal.signal(s, signal.SIG_IGN) for s in STOP_SIGNALS}
+        ignored = {s: signal.signal(s, signal.SIG_IGN) for s in lifetime.STOP_SIGNALS}
         try:
             shutil.rmtree(work, ignore_errors=True)
+            if alive is not None:
+                os.close(alive)
         finally:
             for s, handler in ignored.items():
                 signal.signal(s, handler)

@@ -252,7 +252,8 @@ def test_ensure_venv_recreates_a_venv_made_by_an_unsupported_python(tmp_path, mo
     monkeypatch.setattr(tfbook, "VENV", venv)
     monkeypatch.setattr(tfbook, "STAMP", venv / ".tfbook-installed")
     monkeypatch.setattr(tfbook.venv, "EnvBuilder", Builder)
-    monkeypatch.setattr(tfbook.subprocess, "run", lambda command, check: installed.append(command))
+    monkeypatch.setattr(tfbook.subprocess, "run",
+                        lambda command: installed.append(command) or subprocess.CompletedProcess(command, 0))
     tfbook.ensure_venv()
     assert "Recreating .venv: it was made by Python 3.14" in capsys.readouterr().out
     assert created == [[]]  # the old .venv was removed first
