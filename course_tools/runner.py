@@ -45,12 +45,13 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import checks
-from .catalog import REPO_ROOT
+from .catalog import COURSE, REPO_ROOT
 from .quick import quick_version
 
 COPY_IGNORE = shutil.ignore_patterns(".venv", ".git", "build", "__pycache__", "*.egg-info", ".pytest_cache",
@@ -126,9 +127,16 @@ def execute(
     timeout: int = 3600,
     quick_steps: int | None = None,
     repeated_tags: tuple[str, ...] = (),
+    watch: Callable[[Any], None] | None = None,
 ) -> NotebookRun:
     """Execute one notebook that lies inside ``workdir`` (a copy of the
-    repository); ``timeout`` is per cell, in seconds."""
+    repository); ``timeout`` is per cell, in seconds.  A notebook the
+    catalog marks ``browser`` runs in JupyterLab in Chromium instead
+    (``browser_runner.py``; ``watch(page)`` is called while it runs)."""
+    if any(n.browser and notebook.relative_to(workdir).as_posix() == n.relative_path for n in COURSE):
+        from .browser_runner import execute_in_browser
+
+        return execute_in_browser(notebook, workdir, quick, timeout, quick_steps, repeated_tags, watch)
     import nbformat
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
