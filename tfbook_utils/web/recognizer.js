@@ -121,7 +121,7 @@ tfbook.ready = loadModel().then(({ model, source }) => {
 
 const canvas = $("canvas");
 const pen = canvas.getContext("2d", { willReadFrequently: true });
-let drawing = false, busy = false, again = false;
+let drawing = false, busy = false, again = false, lastMove = 0;
 
 async function recognise() {
   if (!tfbook.predict) return;
@@ -158,7 +158,10 @@ canvas.addEventListener("pointermove", (event) => {
   if (!drawing) return;
   pen.lineTo(...point(event));
   pen.stroke();
-  recognise();
+  if (performance.now() - lastMove > 150) { // while drawing: a few predictions a second are enough
+    lastMove = performance.now();
+    recognise();
+  }
 });
 canvas.addEventListener("pointerup", () => { drawing = false; recognise(); });
 $("clear").addEventListener("click", () => {
