@@ -59,10 +59,6 @@ KERNEL_READY = """(sel) => {
 }"""
 
 
-class BrowserMissing(RuntimeError):
-    """No Chromium, or no Playwright, on this machine."""
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -200,10 +196,10 @@ def execute_in_browser(notebook: Path, workdir: Path, quick: bool, timeout: int 
         from playwright.sync_api import sync_playwright
     except ImportError:
         sync_playwright = None
-    if chromium is None or sync_playwright is None:
-        raise BrowserMissing("this notebook trains in a browser: install Chromium (apt-get install chromium) "
-                             "and Playwright (pip install -e .[test])")
     relative = notebook.relative_to(workdir).as_posix()
+    if chromium is None or sync_playwright is None:
+        return NotebookRun(notebook=relative, error="this notebook computes in a browser: install Chromium "
+                           "(apt-get install chromium) and Playwright (pip install -e .[test]), then run it again")
     original = _prepare(notebook, quick, quick_steps)
     run = NotebookRun(notebook=relative)
     env = kernel_env(quick, workdir)
