@@ -162,7 +162,7 @@ COURSE: tuple[Notebook, ...] = (
     Notebook("Chapter06", "Graph mode and tf.keras", "GMK", "beyond",
              "Beyond the lecture: the same models in graph mode and in tf.keras",
              min_quick_accuracy=0.85),
-    Notebook("Chapter06", "TensorFlow.js in the browser", "TFJS", "beyond",
+    Notebook("Chapter06", "TensorFlow.js", "TFJS", "beyond",
              "Beyond the lecture: the TensorFlow.js walkthrough's CNN trained in the browser, live curves",
              min_quick_accuracy=0.50, browser=True),
 )
