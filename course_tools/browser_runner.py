@@ -27,6 +27,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -210,7 +211,9 @@ def execute_in_browser(notebook: Path, workdir: Path, quick: bool, timeout: int 
     env.pop("MPLBACKEND", None)
     if quick:
         env["TFBOOK_QUICK_BATCHES"] = str(QUICK_BATCHES)
-    previous = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # SIGTERM (runs.py stopping its child) must still stop the server and Chromium below
+    main = threading.current_thread() is threading.main_thread()  # (signals can be set there only)
+    previous = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt())) if main else None
     home = Path(tempfile.mkdtemp(prefix="tfbook-lab-"))
     start = time.perf_counter()
     lab = None
@@ -239,7 +242,8 @@ def execute_in_browser(notebook: Path, workdir: Path, quick: bool, timeout: int 
         if lab is not None:
             lab.stop()
         shutil.rmtree(home, ignore_errors=True)
-        signal.signal(signal.SIGTERM, previous)
+        if main:
+            signal.signal(signal.SIGTERM, previous)
     executed = nbformat.read(notebook, as_version=4)
     for cell in executed.cells:  # the students' source, not the shortened one
         cell.metadata.pop("execution", None)

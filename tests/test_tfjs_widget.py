@@ -9,12 +9,19 @@ notebook open in two tabs must not mix two trainings' reports.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 from tfbook_utils import browser_training
 from tfbook_utils.browser_training import BrowserTraining, BrowserTrainingError
+
+
+def wait(coroutine, seconds: float = 5) -> object:
+    """Run ``coroutine`` to its end in a thread of its own (the browser tests' Playwright may hold this one's loop)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, asyncio.wait_for(coroutine, timeout=seconds)).result()
 
 
 def widget() -> BrowserTraining:
@@ -35,7 +42,7 @@ def test_tfjs_widget_sends_the_data_and_tensorflow_js_it_shows(monkeypatch) -> N
 def test_tfjs_widget_without_a_browser_says_so_at_once(monkeypatch) -> None:
     monkeypatch.setenv("TFBOOK_HEADLESS", "1")
     with pytest.raises(BrowserTrainingError, match="open it in JupyterLab"):
-        asyncio.run(asyncio.wait_for(widget().result(), timeout=5))
+        wait(widget().result())
 
 
 def test_tfjs_widget_reports_the_browsers_error_and_one_tab_only(monkeypatch) -> None:
@@ -47,14 +54,14 @@ def test_tfjs_widget_reports_the_browsers_error_and_one_tab_only(monkeypatch) ->
     assert training.history == [(1, 2.3, 0.1, 500.0)] and training.summary is None
     training._receive(training, {"page": "a", "kind": "error", "message": "WebGL is not supported"}, [])
     with pytest.raises(BrowserTrainingError, match="WebGL is not supported"):
-        asyncio.run(asyncio.wait_for(training.result(), timeout=5))
+        wait(training.result())
 
 
 def test_tfjs_widget_gives_up_when_no_browser_ever_answers(monkeypatch) -> None:
     monkeypatch.delenv("TFBOOK_HEADLESS", raising=False)
     monkeypatch.setattr(browser_training, "FIRST_WORD_S", 0.5)
     with pytest.raises(BrowserTrainingError, match="No word from the browser"):
-        asyncio.run(asyncio.wait_for(widget().result(), timeout=5))
+        wait(widget().result())
 
 
 def test_tfjs_widget_quick_runs_train_a_few_batches(monkeypatch, capsys) -> None:
