@@ -59,6 +59,7 @@ class Notebook:
     instructor_trains: bool = False  # a class on one server (plan B) leaves this CNN training to the instructor
     bench: Benchmarked | None = None
     repeated_tags: tuple[str, ...] = ()  # tags the 2017 notebook gave two cells in a row ("CDS-04")
+    browser: bool = False  # computes in the browser (TensorFlow.js): runs in JupyterLab in Chromium
 
     @property
     def path(self) -> Path:
@@ -161,6 +162,9 @@ COURSE: tuple[Notebook, ...] = (
     Notebook("Chapter06", "Graph mode and tf.keras", "GMK", "beyond",
              "Beyond the lecture: the same models in graph mode and in tf.keras",
              min_quick_accuracy=0.85),
+    Notebook("Chapter06", "TensorFlow.js", "TFJS", "beyond",
+             "Beyond the lecture: the TensorFlow.js walkthrough's CNN trained in the browser, live curves",
+             min_quick_accuracy=0.50, browser=True),
 )
 
 

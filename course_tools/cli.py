@@ -106,6 +106,27 @@ def ship_checkpoints(argv: list[str]) -> int:
     return 0
 
 
+def export_web(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="tfbook.py export-web", description=(
+        "Write a web page (index.html, the network as model.js, TensorFlow.js) that reads digits drawn on it: "
+        "it opens from the file system or any static host, offline."))
+    parser.add_argument("folder", help="where to write the page (made if needed)")
+    parser.add_argument("--checkpoint", default="cnn_session-20000",
+                        help="a Saver checkpoint of Chapter05's CNN: a path to a student's, or a prefix in the "
+                             "current folder or checkpoints/ (default: the shipped cnn_session-20000)")
+    args = parser.parse_args(argv)
+    from tfbook_utils.errors import TfbookError
+    from tfbook_utils.web_export import export_web as write_page
+
+    try:
+        folder = write_page(args.checkpoint, args.folder)
+    except (TfbookError, OSError) as error:
+        print(f"export-web: {error}")
+        return 1
+    print(f"wrote {folder}/index.html (open it in a browser; copy the whole folder to share it)")
+    return 0
+
+
 def toc(argv: list[str]) -> int:
     from . import contents
 
@@ -153,6 +174,8 @@ COMMANDS: dict[str, Command] = {
                        "maintainers"),
     "ship-checkpoints": Command("[PREFIX ...]", "copy the last full run's checkpoints into checkpoints/",
                                 ship_checkpoints, "maintainers"),
+    "export-web": Command("[--checkpoint NAME] FOLDER", "the lecture's CNN as a web page that reads drawn digits",
+                          export_web, "instructors"),
     "toc": Command("[--check]", "rewrite README.md's contents table from the last full run", toc, "maintainers"),
 }
 

@@ -47,12 +47,13 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import checks, lifetime
-from .catalog import REPO_ROOT
+from .catalog import COURSE, REPO_ROOT
 from .files import write_atomic
 from .quick import quick_version
 
@@ -155,9 +156,16 @@ def execute(
     timeout: int = 3600,
     quick_steps: int | None = None,
     repeated_tags: tuple[str, ...] = (),
+    watch: Callable[[Any], None] | None = None,
 ) -> NotebookRun:
     """Execute one notebook that lies inside ``workdir`` (a copy of the
-    repository); ``timeout`` is per cell, in seconds."""
+    repository); ``timeout`` is per cell, in seconds.  A notebook the
+    catalog marks ``browser`` runs in JupyterLab in Chromium instead
+    (``browser_runner.py``; ``watch(page)`` is called while it runs)."""
+    if any(n.browser and notebook.relative_to(workdir).as_posix() == n.relative_path for n in COURSE):
+        from .browser_runner import execute_in_browser
+
+        return execute_in_browser(notebook, workdir, quick, timeout, quick_steps, repeated_tags, watch)
     import nbformat
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync

@@ -28,6 +28,8 @@ from course_tools.runner import NotebookRun, copy_repository
 from .side_by_side import WORKERS, one_core_each
 
 SECONDS_PER_NOTEBOOK = 240  # a notebook's quick run, while another one runs beside it
+# notebooks that compute in the browser run in Chromium: tests/browser/test_tfjs_notebook.py
+HEADLESS = [n for n in catalog.COURSE if not n.browser]
 
 
 def test_the_catalog_and_chapters_folder_hold_the_same_notebooks() -> None:
@@ -84,7 +86,7 @@ def quick_runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 
 
 @pytest.mark.notebook
-@pytest.mark.parametrize("notebook", catalog.COURSE, ids=[n.tag for n in catalog.COURSE])
+@pytest.mark.parametrize("notebook", HEADLESS, ids=[n.tag for n in HEADLESS])
 def test_notebook_runs_cleanly_in_quick_mode(notebook: Notebook, quick_runs: dict[str, object]) -> None:
     run = quick_runs.get(notebook.tag, RuntimeError("no worker could copy the repository to run it"))
     if isinstance(run, Exception):
