@@ -1,17 +1,21 @@
 """The README's contents table (``python3 tfbook.py toc``).
 
 One row per notebook of the catalog, with the result and run time of the
-last *full* run published in ``build/lecture/results.json``.  The table is
-written only when every notebook has a clean full result: a missing run
-would otherwise blank its row, and the README would quote a total that
-leaves notebooks out.
+last *full* run published in ``build/lecture/results.json``.  A notebook
+that run did not include keeps the row the README already has (written
+from an earlier full run, whose outputs that notebook still holds), so a
+maintainer who refreshes one notebook need not rerun the two-hour course.
+The table is written only when every notebook has a row that way: a
+missing one would otherwise blank its row, and the README would quote a
+total that leaves notebooks out.  Kept rows give their times in tenths of a
+minute, so the added-up times are then said in minutes only.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .catalog import COURSE, REPO_ROOT
+from .catalog import COURSE, REPO_ROOT, Notebook
 from .colab import colab_url
 from .readme import NotReady, replace_between, rewrite
 from .runs import published_dir, read_results
@@ -24,39 +28,71 @@ __all__ = ["NotReady", "table", "updated_readme", "write_readme"]  # NotReady: r
 BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 
 
-def missing_results(results: dict[str, dict]) -> list[str]:
-    """The notebooks without a clean full result, as 'Chapter05/CNN' style names."""
-    return [f"{n.chapter}/{n.title}" for n in COURSE
-            if not (r := results.get(n.relative_path)) or r["error"] or r["problems"]]
+def clean(results: dict[str, dict]) -> dict[str, dict]:
+    """The full-run records without an error or a problem, by notebook path."""
+    return {path: r for path, r in results.items() if not r["error"] and not r["problems"]}
 
 
-def table(results: dict[str, dict]) -> str:
-    """The contents table and the line of added-up times, from full-run records."""
+def link(notebook: Notebook) -> str:
+    return f"[{notebook.title}]({notebook.relative_path.replace(' ', '%20')})"
+
+
+def current_rows(text: str) -> dict[str, tuple[str, float]]:
+    """The rows of the README's table as it stands: notebook path -> (row, minutes)."""
+    if text.count(BEGIN) != 1 or text.count(END) != 1:
+        return {}
+    rows = {}
+    for line in text.split(BEGIN)[1].split(END)[0].splitlines():
+        cells = [cell.strip() for cell in line.split("|")]
+        for n in COURSE:
+            if len(cells) > 4 and cells[2] == link(n) and cells[4].endswith(" min"):
+                rows[n.relative_path] = (line, float(cells[4].removesuffix(" min")))
+    return rows
+
+
+def table(results: dict[str, dict], kept: dict[str, tuple[str, float]] | None = None) -> str:
+    """The contents table and the line of added-up times, from full-run records
+    (and ``kept`` rows for notebooks those records lack)."""
+    kept = kept or {}
     lines = ["| chapter | notebook | what it shows | 2-core CPU, full run | lecture (2017) | ours (TF 2.21) | |",
              "|---|---|---|---:|---|---|---|"]
+    seconds = {}
     for n in COURSE:
+        if n.relative_path not in results:
+            row, minutes = kept[n.relative_path]
+            lines.append(row)
+            seconds[n] = minutes * 60
+            continue
         ours = results[n.relative_path]
-        link = f"[{n.title}]({n.relative_path.replace(' ', '%20')})"
-        lines.append(f"| {n.chapter} | {link} | {n.shows} | {ours['seconds'] / 60:.1f} min | {n.lecture_result} | "
+        seconds[n] = ours["seconds"]
+        lines.append(f"| {n.chapter} | {link(n)} | {n.shows} | {ours['seconds'] / 60:.1f} min | {n.lecture_result} | "
                      f"{ours['result'] or '-'} | [![Open In Colab]({BADGE})]({colab_url(n.relative_path)}) |")
-    lecture = sum(results[n.relative_path]["seconds"] for n in COURSE if n.kind != "beyond")
-    beyond = sum(results[n.relative_path]["seconds"] for n in COURSE if n.kind == "beyond")
-    lines += ["", f"Full-run times added up: the lecture and its exercises {lecture:,.0f} s "
-              f"(about {lecture / 60:.0f} minutes); beyond the lecture {beyond:,.0f} s; all "
-              f"{lecture + beyond:,.0f} s (about {(lecture + beyond) / 60:.0f} minutes)."]
+    lecture = sum(s for n, s in seconds.items() if n.kind != "beyond")
+    beyond = sum(s for n, s in seconds.items() if n.kind == "beyond")
+    if any(n.relative_path not in results for n in COURSE):
+        lines += ["", f"Full-run times added up: the lecture and its exercises about {lecture / 60:.0f} minutes; "
+                  f"beyond the lecture about {beyond / 60:.0f} minutes; all about {(lecture + beyond) / 60:.0f} "
+                  "minutes."]
+    else:
+        lines += ["", f"Full-run times added up: the lecture and its exercises {lecture:,.0f} s "
+                  f"(about {lecture / 60:.0f} minutes); beyond the lecture {beyond:,.0f} s; all "
+                  f"{lecture + beyond:,.0f} s (about {(lecture + beyond) / 60:.0f} minutes)."]
     return "\n".join(lines)
 
 
 def updated_readme(text: str, results: dict[str, dict]) -> str:
     """``text`` (the README) with its contents table replaced; ``NotReady`` if it cannot be."""
-    missing = missing_results(results)
-    if len(missing) == len(COURSE):
+    results = clean(results)
+    kept = {path: row for path, row in current_rows(text).items() if path not in results}
+    if not results:
         raise NotReady("there is no full run yet (build/lecture/results.json): run `python3 tfbook.py lecture` "
                        "first; README.md is unchanged.")
+    missing = [f"{n.chapter}/{n.title}" for n in COURSE if n.relative_path not in results | kept]
     if missing:
-        raise NotReady(f"no clean full run for {len(missing)} notebook(s): {', '.join(missing)}. "
-                       "Run `python3 tfbook.py lecture NAME` (or `refresh`) for them first; README.md is unchanged.")
-    return replace_between(text, BEGIN, END, table(results))
+        raise NotReady(f"no clean full run for {len(missing)} notebook(s), and no row in README.md's table to keep: "
+                       f"{', '.join(missing)}. Run `python3 tfbook.py lecture NAME` (or `refresh`) for them first; "
+                       "README.md is unchanged.")
+    return replace_between(text, BEGIN, END, table(results, kept))
 
 
 

@@ -44,13 +44,34 @@ def test_toc_writes_one_row_per_notebook_with_its_result(tmp_path: Path) -> None
 
 def test_toc_refuses_to_blank_the_table_without_a_full_run(tmp_path: Path) -> None:
     readme = readme_copy(tmp_path)
-    before = readme.read_text(encoding="utf-8")
+    skipped = catalog.COURSE[3]
+    without_its_row = "\n".join(line for line in readme.read_text(encoding="utf-8").splitlines()
+                                if contents.link(skipped) not in line) + "\n"
+    readme.write_text(without_its_row, encoding="utf-8")
     with pytest.raises(contents.NotReady, match="no full run yet"):
         contents.write_readme(readme=readme, build=tmp_path / "build")
     full_run(tmp_path / "build", skip=3)
-    with pytest.raises(contents.NotReady, match=catalog.COURSE[3].title):
+    with pytest.raises(contents.NotReady, match=skipped.title):
         contents.write_readme(readme=readme, build=tmp_path / "build")
-    assert readme.read_text(encoding="utf-8") == before
+    assert readme.read_text(encoding="utf-8") == without_its_row
+
+
+def test_toc_keeps_the_row_of_a_notebook_the_last_run_left_out(tmp_path: Path) -> None:
+    """A maintainer refreshes one notebook: the others keep the rows of their earlier full runs."""
+    readme = readme_copy(tmp_path)
+    full_run(tmp_path / "build")
+    contents.write_readme(readme=readme, build=tmp_path / "build")
+    kept = catalog.COURSE[3]
+    kept_row = next(line for line in readme.read_text(encoding="utf-8").splitlines() if contents.link(kept) in line)
+    records = json.loads((tmp_path / "build" / "lecture" / "results.json").read_text(encoding="utf-8"))
+    records = [dict(r, result="accuracy 0.5000") for r in records if r["notebook"] != kept.relative_path]
+    (tmp_path / "build" / "lecture" / "results.json").write_text(json.dumps(records), encoding="utf-8")
+    assert contents.write_readme(readme=readme, build=tmp_path / "build") == "README.md's contents table updated"
+    table = readme.read_text(encoding="utf-8").split(contents.BEGIN)[1].split(contents.END)[0]
+    assert kept_row in table.splitlines()
+    assert table.count("accuracy 0.5000") == len(catalog.COURSE) - 1
+    total = sum(60.0 * (i + 1) for i in range(len(catalog.COURSE)))
+    assert f"all about {total / 60:.0f} minutes" in table  # kept rows hold tenths of a minute, not seconds
 
 
 def light_command(*argv: str) -> subprocess.CompletedProcess:
