@@ -13,13 +13,19 @@ import io
 from pathlib import Path
 
 COLUMNS = ("student", "assignment", "timestamp", "seconds_late", "autograded", "autograded_max",
-           "score", "max_score", "needs_manual_grade")
+           "score", "max_score", "needs_manual_grade", "problem")
 
 
 def rows(db: Path, course_id: str) -> tuple[list[str], list[dict]]:
     """The CSV's columns and rows, read with nbgrader's Gradebook API."""
+    import json
+
     from nbgrader.api import Gradebook, MissingEntry
 
+    try:
+        problems = json.loads((db.parent / "submission_problems.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        problems = {}
     questions: list[str] = []
     found: list[dict] = []
     with Gradebook(f"sqlite:///{db}", course_id=course_id) as gradebook:
@@ -39,7 +45,8 @@ def rows(db: Path, course_id: str) -> tuple[list[str], list[dict]]:
                        "timestamp": submission.timestamp.isoformat() if submission.timestamp else "",
                        "seconds_late": round(submission.total_seconds_late),
                        "score": submission.score, "max_score": submission.max_score,
-                       "needs_manual_grade": submission.needs_manual_grade}
+                       "needs_manual_grade": submission.needs_manual_grade,
+                       "problem": problems.get(assignment.name, {}).get(student.id, "")}
                 autograded = autograded_max = 0.0
                 for notebook in submission.notebooks:
                     for grade in notebook.grades:

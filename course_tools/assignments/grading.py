@@ -9,6 +9,7 @@ runs as the user who runs it.
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import re
@@ -20,6 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import AssignmentError, build
 from .course import ZONE, Course
+
+PROBLEMS_FILE = "submission_problems.json"
 
 
 @dataclass
@@ -48,8 +51,9 @@ class Grading:
 
     def autograde(self, name: str, echo=print) -> str:
         notebook = build.by_name(name)
-        for line in submission_problems(self.course.root, notebook):
-            echo(line)
+        problems = submission_problems(self.course.root, notebook)
+        for student, problem in problems.items():
+            echo(f"{student}: {problem}")
         if self.grader and os.geteuid() == 0:
             sandboxed = Course(self.course.root, self.course.course_id, self.course.python, None,
                                self.course.exchange, {"JUPYTER_PATH": str(self.kernels)})
@@ -60,8 +64,14 @@ class Grading:
         else:
             done = self.course.nbgrader("autograde", notebook.assignment_name, check=False)
         log = done.stdout + done.stderr
-        if done.returncode != 0:
-            echo(f"autograde stopped on some submissions: {summary(log, '[ERROR]')}")
+        failed = sorted(set(re.findall(r"error processing assignment '[^']*' for student '([^']+)'", log)))
+        for student in failed:
+            problems.setdefault(student, "nbgrader could not grade this notebook: 0 points")
+        record_problems(self.course.root, notebook.assignment_name, problems)
+        give_back(self.course.root, self.course.user)
+        graded = sorted(p.parent.name for p in (self.course.root / "autograded").glob(f"*/{notebook.assignment_name}"))
+        echo(f"autograded {notebook.assignment_name}: {len(set(graded) - set(failed))} submission(s)"
+             + (f"; not graded: {', '.join(failed)} (see above)" if failed else ""))
         return log
 
     def feedback(self, name: str, echo=print) -> None:
@@ -107,40 +117,54 @@ def give_back(root: Path, user: str | None) -> None:
             pass
 
 
-def submission_problems(root: Path, notebook) -> list[str]:
-    """One clear line for each submission nbgrader would grade badly: the notebook renamed
-    or missing, not a notebook, empty, a test cell deleted or its id changed."""
-    import json
-
+def submission_problems(root: Path, notebook) -> dict[str, str]:
+    """A clear line for each submission nbgrader would grade badly or not at all: the notebook
+    renamed or missing, not a notebook, empty, a graded cell deleted or its id changed."""
     source = root / "source" / notebook.assignment_name / notebook.assignment_file
     try:
-        wanted = {c["metadata"]["nbgrader"]["grade_id"] for c in json.loads(source.read_text())["cells"]
-                  if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
+        cells = json.loads(source.read_text(encoding="utf-8"))["cells"]
     except (OSError, ValueError, KeyError):
-        return []
-    lines = []
+        return {}
+    ids = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in cells} - {None}
+    graded = {c["metadata"]["nbgrader"]["grade_id"] for c in cells if c.get("metadata", {}).get("nbgrader", {})
+              .get("grade")}
+    problems = {}
     for folder in sorted((root / "submitted").glob(f"*/{notebook.assignment_name}")):
         student, path = folder.parent.name, folder / notebook.assignment_file
         if not path.is_file():
             others = sorted(p.name for p in folder.glob("*.ipynb"))
-            lines.append(f"{student}: no {notebook.assignment_file} in the submission"
-                         + (f" (found {', '.join(others)}: renamed? it is graded as missing, 0 points)" if others
-                            else " (nothing to grade: 0 points)"))
+            problems[student] = (f"no {notebook.assignment_file} in the submission"
+                                 + (f" (found {', '.join(others)}: renamed?)" if others else "")
+                                 + ": not graded, 0 points")
             continue
         try:
-            cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
-        except (OSError, ValueError):
-            lines.append(f"{student}: {notebook.assignment_file} is not a notebook (damaged file): 0 points")
+            found_cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+        except (OSError, ValueError, AttributeError):
+            problems[student] = f"{notebook.assignment_file} is not a notebook (a damaged file): not graded, 0 points"
             continue
-        if not cells:
-            lines.append(f"{student}: {notebook.assignment_file} is empty: 0 points")
+        if not found_cells:
+            problems[student] = f"{notebook.assignment_file} is empty: not graded, 0 points"
             continue
-        found = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in cells}
-        missing = sorted(wanted - found)
-        if missing:
-            lines.append(f"{student}: graded cell(s) {', '.join(missing)} deleted or their id changed: nbgrader "
-                         "puts the instructor's version back and grades it")
-    return lines
+        found = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in found_cells} - {None}
+        if found - ids:
+            problems[student] = (f"the id of a graded cell was changed ({', '.join(sorted(found - ids))}): "
+                                 "nbgrader cannot grade this notebook, 0 points (the student copies the answers "
+                                 "into a freshly fetched notebook and submits again)")
+        elif graded - found:
+            problems[student] = (f"graded cell(s) deleted ({', '.join(sorted(graded - found))}): they score 0, "
+                                 "the rest is graded")
+    return problems
+
+
+def record_problems(root: Path, assignment: str, problems: dict[str, str]) -> None:
+    """Kept beside the gradebook, for the CSV's ``problem`` column."""
+    path = root / PROBLEMS_FILE
+    try:
+        known = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    known[assignment] = problems
+    path.write_text(json.dumps(known, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def copy_downloads(course: Course, name: str, downloads: Path) -> int:

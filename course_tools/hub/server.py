@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import HubError, accounts
+from . import HubError, accounts, nbgrader
 from .config import Settings, check_port_free, free_port
 from .environment import HubEnvironment
 
@@ -108,6 +108,7 @@ def launch(settings: Settings, echo: Callable[[str], None] = print) -> Started:
         echo(f"  installed in {install_s:.0f} s")
     accounts.check_names([*settings.students, settings.instructor])
     created = accounts.ensure_users([settings.instructor, *settings.students], state / accounts.PASSWORDS_FILE, echo)
+    nbgrader.setup(settings, echo)  # the class's assignments: exchange, course folder, grading account
     settings.hub_port, settings.proxy_api_port = free_port(), free_port()
     settings_file = settings.save()
     (state / PID_FILE).write_text(f"{os.getpid()}\n")
@@ -139,6 +140,8 @@ def greeting(started: Started) -> str:
         "",
         f"Accounts: {len(s.students)} students and {s.instructor}; the passwords of the accounts this command "
         f"created are in {state / accounts.PASSWORDS_FILE} (root's only).",
+        f"Assignments: `python3 tfbook.py assignments --state {state} release NAME`; grading in the "
+        f"Formgrader at {nbgrader.formgrader_url(s)} (as {s.instructor}, in its own tab).",
         f"Idle servers stop after {s.idle_timeout_s // 60} min. Log: {state / LOG_FILE}",
         "Stop with Ctrl-C, or `sudo python3 tfbook.py hub stop` from another terminal.",
     ]
