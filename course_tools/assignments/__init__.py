@@ -10,6 +10,7 @@ generates each student version from its source.
 * ``build``    -- sources sized for a class, and the student versions (no hub needed)
 * ``grading``  -- release, collect, autograde, feedback (through the hub's exchange)
 * ``export``   -- the grades as CSV, a column per question (the Gradebook API)
+* ``branch``   -- the branch students clone: the course with the student versions
 * ``zip_collect`` -- submissions downloaded from a learning-management system
 * ``cli``      -- the command's options
 """

@@ -46,6 +46,10 @@ def main(argv: list[str]) -> int:
                         help=f"without a hub: the nbgrader course folder (default {LOCAL_ROOT})")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("list", help="the assignments and their sources")
+    s = commands.add_parser("student-branch", help="commit the course with the student versions on a branch "
+                                                   "for the students (the hub's --branch)")
+    s.add_argument("--branch", default="students", help="the branch (default: students)")
+    s.add_argument("--repo", type=Path, default=Path("."), help="the course's clone (default: here)")
     b = commands.add_parser("build", help="the student versions, sized for a class (files to hand out)")
     b.add_argument("names", nargs="*", metavar="NAME", help="e.g. mse-ex; default: all")
     r = commands.add_parser("release", help="(hub) release NAME to the students' Assignments list")
@@ -75,6 +79,11 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "list":
         for n in build.pick([]):
             print(f"{n.assignment_name:<8} {n.relative_path}  ({n.shows})")
+        return 0
+    if args.command == "student-branch":
+        from .branch import student_branch
+
+        student_branch(args.repo.resolve(), args.branch)
         return 0
     grading = _grading(args)
     if args.command == "build":
