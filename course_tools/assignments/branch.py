@@ -6,9 +6,9 @@ be the instructor's.  ``tfbook.py assignments student-branch`` commits, on
 the branch ``students``, the tree of the current commit with every
 assignment notebook replaced by the version nbgrader generates (solutions
 and hidden tests out, outputs cleared, the class's loop sizes).  Each run
-adds a merge commit whose parents are the previous ``students`` commit and
-the current one, so nbgitpuller brings the students the instructor's later
-commits and keeps their own edits.  Start the hub with ``--branch students``.
+adds one commit on top of the previous ``students`` commit (never the
+instructor's commits, whose history holds the solutions), so nbgitpuller
+brings the students the instructor's later changes and keeps their own edits.  Start the hub with ``--branch students``.
 """
 
 from __future__ import annotations
@@ -45,15 +45,14 @@ def student_branch(repo: Path, branch: str = BRANCH, echo=print) -> str:
             blob = _git(repo, "hash-object", "-w", str(student))
             _git(repo, "update-index", "--cacheinfo", f"100644,{blob},{notebook.relative_path}", env=index)
         tree = _git(repo, "write-tree", env=index)
-    parents = ["-p", head]
+    # the previous students' commit is the only parent: the branch's history holds no solution
     previous = subprocess.run(["git", "-C", str(repo), "-c", f"safe.directory={repo}", "rev-parse", "--verify", "-q",
                                f"refs/heads/{branch}"], capture_output=True, text=True).stdout.strip()
-    if previous:
-        parents = ["-p", previous, *parents]
+    parents = ["-p", previous] if previous else []
     identity = {"GIT_AUTHOR_NAME": "tfbook", "GIT_AUTHOR_EMAIL": "tfbook@localhost",
                 "GIT_COMMITTER_NAME": "tfbook", "GIT_COMMITTER_EMAIL": "tfbook@localhost"}
     commit = _git(repo, "commit-tree", tree, *parents, env=identity,
-                  stdin=f"The course for the students: {len(made)} assignments in their student versions\n")
+                  stdin=f"The course of {head[:8]} for the students: the assignments in their student versions\n")
     _git(repo, "update-ref", f"refs/heads/{branch}", commit)
     echo(f"branch {branch} ({commit[:8]}): the course of {head[:8]} with the student versions of "
          f"{', '.join(n.assignment_name for n in catalog.assignments())}; start the hub with --branch {branch}")

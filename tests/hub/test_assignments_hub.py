@@ -30,6 +30,7 @@ Screenshots, the hub's log, the CSV and timings go to ``build/test-artifacts/hub
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import os
@@ -61,7 +62,18 @@ ASSIGNMENT = catalog.by_tag("MSE-EX")  # the smallest assignment: about 20 s to 
 NAME = ASSIGNMENT.assignment_name
 CORRECT = "train_step = tf.train.GradientDescentOptimizer(learning_rate).minimize(loss)"
 WRONG = "train_step = tf.train.AdamOptimizer().minimize(loss)"
-HIDDEN = "histories['GD 0.001']['loss'][-1] > histories['GD 0.005']['loss'][-1]"  # a hidden test's code
+
+
+def hidden_test_line() -> str:
+    """A line of the assignment's hidden tests, read from its source (this file must not hold it:
+    the students' clone has the tests folder)."""
+    cells = json.loads(ASSIGNMENT.path.read_text(encoding="utf-8"))["cells"]
+    text = "\n".join("".join(c["source"]) for c in cells)
+    block = re.search(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", text, re.S)
+    return block.group(1).splitlines()[0].rstrip(" \\")
+
+
+HIDDEN = hidden_test_line()
 WRITTEN = "学習率 0.001 の勾配降下法は、200回ではまだ誤差が大きいままでした。"
 JAPANESE = "Adam とまったく同じです"  # the self-check's message for the wrong answer
 VALIDATE_MS = 400_000
@@ -239,9 +251,19 @@ def instructor_opens_the_formgrader(playwright, context, page, name: str, notes:
 
 
 def readable_files_holding(student: str, text: str, folders: list[Path]) -> list[str]:
-    """Files the student can read (as that user) that contain ``text``."""
-    found = as_student(student, "grep", "-rlF", text, *map(str, folders))
-    return [line for line in found.stdout.splitlines() if line]
+    """Files the student can read (as that user) that hold ``text`` (HTML read as its text)."""
+    listed = as_student(student, "find", *map(str, folders), "-type", "f", "-readable")
+    hits = []
+    for path in listed.stdout.splitlines():
+        try:
+            content = Path(path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if path.endswith(".html"):
+            content = html.unescape(re.sub(r"<[^>]+>", "", content))
+        if text in content:
+            hits.append(path)
+    return hits
 
 
 def tokyo(moment: datetime) -> str:
