@@ -8,7 +8,8 @@
 * notebooks downloaded from a learning-management system are collected
   (``zip_collect``), autograded and exported into one CSV with a column per
   question; a renamed, an empty and a tampered notebook get a clear line in
-  the command's output and in the CSV, never a traceback.
+  the command's output and in the CSV, never a traceback; the feedback shows
+  the failed tests' messages, not the hidden tests' code.
 
 The hub's side (release, fetch, Validate and Submit in Chromium, feedback,
 due dates) is tests/hub/test_assignments_hub.py.
@@ -17,6 +18,7 @@ due dates) is tests/hub/test_assignments_hub.py.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
@@ -137,3 +139,12 @@ def test_assignments_zip_collect_grades_lms_downloads_into_one_csv(course: Cours
     for student in ("carol", "dave", "erin"):
         assert rows[student]["problem"] and float(rows[student]["score"]) == 0.0, rows[student]
     assert rows["alice"]["problem"] == rows["bob"]["problem"] == ""
+
+    # feedback as HTML to hand back: the failed tests' messages, not the hidden tests' code
+    subprocess.run([*command, "feedback", name], check=True, capture_output=True, timeout=600)
+    page = next((course.root / "feedback" / "bob" / name).glob("*.html")).read_text(encoding="utf-8")
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    assert "Adam とまったく同じです" in text
+    source = "\n".join("".join(c["source"]) for c in json.loads(SMALLEST.path.read_text())["cells"])
+    for line in regions(source, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert line.rstrip(" \\") not in text, line

@@ -58,7 +58,7 @@ def main(argv: list[str]) -> int:
     r.add_argument("--zone", default=ZONE, help=f"the due date's time zone (default {ZONE})")
     for name, text in (("collect", "(hub) collect NAME's submissions (a resubmission replaces the earlier one)"),
                        ("autograde", "run NAME's tests on every collected submission"),
-                       ("feedback", "feedback for NAME, without hidden tests (hub: released to the students)")):
+                       ("feedback", "feedback for NAME as HTML, without hidden tests (hub: returned to the students)")):
         commands.add_parser(name, help=text).add_argument("name", metavar="NAME")
     z = commands.add_parser("zip-collect", help="collect and autograde NAME from a folder of LMS downloads")
     z.add_argument("name", metavar="NAME")
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     grading = _grading(args)
     if args.command == "build":
         build.build(grading.course, build.pick(args.names))
-    elif args.command in ("release", "collect", "feedback") and grading.course.exchange is None:
+    elif args.command in ("release", "collect") and grading.course.exchange is None:
         raise AssignmentError(f"{args.command} needs the class's hub (--state); without one, hand out the "
                               "files of `build` and grade LMS downloads with `zip-collect`")
     elif args.command == "release":

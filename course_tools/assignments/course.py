@@ -52,6 +52,9 @@ c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[^/_]+)_(?P<file_id
 class ShortTracebacks(Preprocessor):
     """Feedback shows an error's last line (the message), not the test code that raised it."""
 
+    def __call__(self, nb, resources):  # always on (nbconvert's preprocessors are off unless enabled)
+        return self.preprocess(nb, resources)
+
     def preprocess_cell(self, cell, resources, index):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
