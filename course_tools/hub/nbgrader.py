@@ -18,7 +18,8 @@ folder, readable by every user):
   course id, the exchange, the cell timeout; the Formgrader and the
   "create assignment" tools off for everyone (the server extension answers
   404, the Lab plugins are not loaded) and back on in the instructor's own
-  ``~/.jupyter``.  The Formgrader opens in its own tab
+  ``~/.jupyter``, with the course folder linked as ``~/tfbook-course``
+  (the Formgrader needs it under the server's root).  The Formgrader opens in its own tab
   (``/user/<instructor>/formgrader``): the hub forbids frames.
 """
 
@@ -39,6 +40,7 @@ HERE = Path(__file__).resolve().parent
 FORMGRADER = "nbgrader.server_extensions.formgrader"
 GRADING_TOOLS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment")
 COURSE_FILES = ("tfbook_utils", "data", "checkpoints")
+COURSE_LINK = "tfbook-course"  # in the instructor's home: the course folder, where the Formgrader finds it
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,14 @@ def setup(settings: Settings, echo=print) -> ClassFolders:
     os.chown(f.course, teacher.pw_uid, grader.pw_gid)
     f.course.chmod(0o2750)
     home = accounts.home(settings.instructor)
-    _write(home / ".jupyter" / "nbgrader_config.py", everyone, owner=settings.instructor)
+    # the Formgrader works only on a course folder under the server's root (the instructor's home)
+    link = home / COURSE_LINK
+    if link.is_symlink() or not link.exists():
+        link.unlink(missing_ok=True)
+        link.symlink_to(f.course)
+        os.chown(link, teacher.pw_uid, teacher.pw_gid, follow_symlinks=False)
+    _write(home / ".jupyter" / "nbgrader_config.py", config_text(link, f.course_id, f.exchange),
+           owner=settings.instructor)
     # the grading tools: off for everyone, on for the instructor (user config wins over the environment's)
     server_d = f.venv / "etc" / "jupyter" / "jupyter_server_config.d" / "nbgrader.json"
     if server_d.is_file():
