@@ -319,7 +319,7 @@ def test_assignments_through_the_hub(hub: Hub) -> None:
     course = hub_nbgrader.course(settings)
     notebook = accounts.home(b) / NAME / ASSIGNMENT.assignment_file
     nb = json.loads(notebook.read_text(encoding="utf-8"))
-    answer = next(c for c in nb["cells"] if "# YOUR CODE HERE" in "".join(c["source"]))
+    answer = next(c for c in nb["cells"] if c["cell_type"] == "code" and WRONG in "".join(c["source"]))
     head, _, tail = "".join(answer["source"]).rpartition(WRONG)  # B's line, not the Adam line above it
     answer["source"] = head + CORRECT + tail
     notebook.write_text(json.dumps(nb), encoding="utf-8")
