@@ -24,7 +24,7 @@ with two students and an instructor:
    Asia/Tokyo: the resubmission replaces the first one and is not late;
    with the due date 90 s before it, it is 90 s late.
 
-Screenshots, the hub's log, the CSV and timings go to ``build/test-artifacts/hub/``.
+Screenshots, the hub's log, the CSV and timings go to ``build/test-artifacts/assignments/``.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from course_tools.hub import accounts
 from course_tools.hub import nbgrader as hub_nbgrader
 from course_tools.hub.config import Settings
 
-from .conftest import REQUIRED, artefact, lacking
+from .conftest import ARTIFACTS, REQUIRED, lacking
 from .machine import free_port, user_pids
 from .test_class import PAGE_MS, STOP_S, Hub, command_env, course_clone, in_browsers, log_in_through_link
 
@@ -78,6 +78,14 @@ WRITTEN = "学習率 0.001 の勾配降下法は、200回ではまだ誤差が�
 JAPANESE = "Adam とまったく同じです"  # the self-check's message for the wrong answer
 VALIDATE_MS = 400_000
 HUB_START_S = 1800  # the first start installs the hub's environment
+
+
+OWN_ARTIFACTS = ARTIFACTS.parent / "assignments"  # not the hub folder, which the class test clears
+
+
+def artefact(name: str) -> Path:
+    OWN_ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return OWN_ARTIFACTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
 def remove_test_users(prefix: Path) -> None:
@@ -139,6 +147,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
                     + "; ".join(missing))
     assert REQUIRED or not missing
     prefix = Path(os.environ.get("TFBOOK_HUB_PREFIX", "/opt/tfbook-hub"))
+    shutil.rmtree(OWN_ARTIFACTS, ignore_errors=True)
     remove_test_users(prefix)
     base = tmp_path_factory.mktemp("nbghub")
     repo = course_clone(base / "tfbook")
