@@ -148,3 +148,17 @@ def test_assignments_zip_collect_grades_lms_downloads_into_one_csv(course: Cours
     source = "\n".join("".join(c["source"]) for c in json.loads(SMALLEST.path.read_text())["cells"])
     for line in regions(source, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
         assert line.rstrip(" \\") not in text, line
+
+
+def test_assignments_the_hub_warns_when_students_would_clone_the_solutions(tmp_path: Path) -> None:
+    from course_tools.assignments.branch import student_branch
+    from course_tools.hub.config import Settings, git_branch
+    from course_tools.hub.nbgrader import solutions_served
+
+    repo = tmp_path / "course"
+    subprocess.run(["git", "clone", "-q", str(catalog.REPO_ROOT), str(repo)], check=True, capture_output=True)
+    branch = git_branch(repo)
+    served = Settings(state=str(tmp_path / "state"), serve_repo=str(repo), branch=branch)
+    assert solutions_served(served) == [n.assignment_name for n in catalog.assignments()]
+    student_branch(repo, echo=lambda line: None)
+    assert solutions_served(Settings(state=str(tmp_path / "state"), serve_repo=str(repo), branch="students")) == []

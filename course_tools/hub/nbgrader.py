@@ -29,9 +29,11 @@ import json
 import os
 import pwd
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import catalog
 from ..assignments.course import COURSE_ID, Course, config_text
 from . import HubError, accounts
 from .config import Settings
@@ -174,3 +176,17 @@ def check_ready(settings: Settings) -> ClassFolders:
         raise HubError(f"the hub at {settings.state} has no class folder for assignments yet: start it once "
                        "with `python3 tfbook.py hub` (it sets nbgrader up)")
     return f
+
+
+def solutions_served(settings: Settings) -> list[str]:
+    """The assignments whose solutions are in the branch the students clone (the instructor's own branch,
+    not the one ``tfbook.py assignments student-branch`` makes)."""
+    if not settings.serve_repo:
+        return []
+    repo, found = settings.serve_repo, []
+    for notebook in catalog.assignments():
+        shown = subprocess.run(["git", "-C", repo, "-c", f"safe.directory={repo}", "show",
+                                f"{settings.branch}:{notebook.relative_path}"], capture_output=True, text=True)
+        if shown.returncode == 0 and "### BEGIN SOLUTION" in shown.stdout:
+            found.append(notebook.assignment_name)
+    return found

@@ -145,6 +145,10 @@ def greeting(started: Started) -> str:
         f"Idle servers stop after {s.idle_timeout_s // 60} min. Log: {state / LOG_FILE}",
         "Stop with Ctrl-C, or `sudo python3 tfbook.py hub stop` from another terminal.",
     ]
+    if solutions := nbgrader.solutions_served(s):
+        lines.append(f"Note: the branch {s.branch} holds the solutions of the assignments {', '.join(solutions)}; "
+                     "for graded work run `python3 tfbook.py assignments student-branch` and start with "
+                     "--branch students.")
     if s.ip in ("127.0.0.1", "localhost", "::1"):
         lines.insert(1, "(only this machine can reach it; for the class, start it with --ip 0.0.0.0 "
                         "and --public-url https://NAME, behind HTTPS)")
