@@ -60,6 +60,7 @@ class Notebook:
     bench: Benchmarked | None = None
     repeated_tags: tuple[str, ...] = ()  # tags the 2017 notebook gave two cells in a row ("CDS-04")
     browser: bool = False  # computes in the browser (TensorFlow.js): runs in JupyterLab in Chromium
+    assignment: bool = False  # also an nbgrader assignment's source (course_tools/assignments)
 
     @property
     def path(self) -> Path:
@@ -74,6 +75,16 @@ class Notebook:
     def file_name(self) -> str:
         return f"{self.title}.ipynb"
 
+    @property
+    def assignment_name(self) -> str:
+        """The nbgrader assignment this notebook is the source of ("mse-ex")."""
+        return self.tag.lower()
+
+    @property
+    def assignment_file(self) -> str:
+        """The student's notebook in that assignment (no spaces: it goes into URLs and shell commands)."""
+        return self.title.replace(" ", "_") + ".ipynb"
+
 
 # In teaching order: a notebook may need the one before it (the result
 # notebook restores what the training notebook saved).
@@ -81,6 +92,9 @@ COURSE: tuple[Notebook, ...] = (
     # Chapter01
     Notebook("Chapter01", "Least squares example", "LSE", "lecture",
              "Degree-4 polynomial fit of monthly temperatures (Adam)", "loss 21.43 → about 17–20"),
+    Notebook("Chapter01", "Least squares degree exercise", "LSE-EX", "exercise",
+             "Exercise (assignment): polynomial degree 1 to 5, loss and curves",
+             quick_steps=20000, assignment=True),  # the whole run takes a minute: graded as it is
     # Chapter02
     Notebook("Chapter02", "Maximum likelihood estimation example", "MLE", "lecture",
              "Logistic regression on 2-D points, decision boundary", "accuracy 0.943",
@@ -97,7 +111,7 @@ COURSE: tuple[Notebook, ...] = (
              bench=Benchmarked("softmax", 20160604, 100, "Adam()", 0.001, 7, 2000, 100, None, 2000,
                                architecture="softmax")),
     Notebook("Chapter02", "MNIST softmax estimation exercise", "MSE-EX", "exercise",
-             "Exercise, slide 65: Adam vs GradientDescent at three rates"),
+             "Exercise, slide 65: Adam vs GradientDescent at three rates", assignment=True),
     # Chapter03
     Notebook("Chapter03", "Single layer network example", "SNE", "lecture",
              "2 hidden tanh units on 2-D data", "accuracy 0.954"),
@@ -112,7 +126,7 @@ COURSE: tuple[Notebook, ...] = (
              "The same network with TensorBoard logs", "accuracy 0.9708",
              min_quick_accuracy=0.85),
     Notebook("Chapter03", "MNIST single layer network exercise", "MSL-EX", "exercise",
-             "Exercise, slide 79: 128 / 512 / 1,024 / 4,096 hidden units"),
+             "Exercise, slide 79: 128 / 512 / 1,024 / 4,096 hidden units", assignment=True),
     Notebook("Chapter03", "Playground", "PLG", "exercise",
              "Exercise, slides 49 and 79: the Playground web page, in the notebook"),
     # Chapter04
@@ -133,7 +147,7 @@ COURSE: tuple[Notebook, ...] = (
     Notebook("Chapter04", "MNIST dynamic filter result", "MDR", "lecture",
              "Learned filters, feature maps, misclassified digits", restores="mdc_session-4000"),
     Notebook("Chapter04", "MNIST dynamic filter classification exercise", "MDC-EX", "exercise",
-             "Exercise, slide 108: 4 / 16 / 32 filters", instructor_trains=True),
+             "Exercise, slide 108: 4 / 16 / 32 filters", instructor_trains=True, assignment=True),
     # Chapter05
     Notebook("Chapter05", "MNIST double layer CNN classification", "CNN", "lecture",
              "Two convolution layers, dropout: about 99 %", "accuracy 0.9918",
@@ -141,6 +155,9 @@ COURSE: tuple[Notebook, ...] = (
              bench=Benchmarked("two-layer CNN", 20160704, 50, "Adam(1e-4)", 0.0001, 8, 20000, 500, 2500, 200,
                                feed_extra=", keep_prob: 0.5", eval_feed=", keep_prob: 1.0",
                                architecture="two-layer CNN"), instructor_trains=True),
+    Notebook("Chapter05", "MNIST double layer CNN exercise", "CNN-EX", "exercise",
+             "Exercise (assignment): the trained CNN's confusion matrix, its most common mistake",
+             restores="cnn_session-20000", assignment=True),
     Notebook("Chapter05", "Handwriting recognizer", "HWR", "lecture",
              "Draw a digit with the mouse; the CNN reads it", restores="cnn_session-20000"),
     Notebook("Chapter05", "CIFAR-10 dataset samples", "CDS", "lecture",
@@ -187,6 +204,11 @@ def by_checkpoint(prefix: str) -> Notebook:
         if notebook.ships == prefix:
             return notebook
     raise KeyError(f"no notebook ships {prefix!r}; shipped: {', '.join(n.ships for n in shipping())}")
+
+
+def assignments() -> list[Notebook]:
+    """The notebooks that are also nbgrader assignments (their sources, with solutions), in teaching order."""
+    return [n for n in COURSE if n.assignment]
 
 
 def shipping() -> list[Notebook]:

@@ -162,6 +162,12 @@ def hub(argv: list[str]) -> int:
     return hub_main(argv)
 
 
+def assignments(argv: list[str]) -> int:
+    from .assignments.cli import main as assignments_main
+
+    return assignments_main(argv)
+
+
 COMMANDS: dict[str, Command] = {
     "lecture": Command("[--quick] [NAME ...]", "run the course headless, print the results table", lecture),
     "test": Command("[PYTEST ARGS ...]", "run the test suite", test),
@@ -170,6 +176,8 @@ COMMANDS: dict[str, Command] = {
                      "instructors"),
     "hub": Command("[start|install-service|stop|status|logs|...] ...", "a JupyterHub for a class (as root)", hub,
                    "instructors"),
+    "assignments": Command("COMMAND ...", "the exercises as nbgrader assignments: build, release, collect, "
+                           "autograde, feedback, export, zip-collect", assignments, "instructors"),
     "refresh": Command("[NAME ...]", "full run, then write the outputs back into the notebooks", refresh,
                        "maintainers"),
     "ship-checkpoints": Command("[PREFIX ...]", "copy the last full run's checkpoints into checkpoints/",

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import HubError, accounts, checks, classes, course_git
+from . import HubError, accounts, checks, classes, course_git, nbgrader
 from .classes import PID_FILE, running_pid
 from .config import Settings, check_port_free, free_port
 from .environment import HubEnvironment
@@ -126,6 +126,7 @@ def prepare(settings: Settings, echo: Callable[[str], None] = print) -> tuple[Hu
     settings.save()
     classes.register(state)
     created = accounts.ensure_users([settings.instructor, *settings.students], state / accounts.PASSWORDS_FILE, echo)
+    nbgrader.setup(settings, echo)  # the class's assignments: exchange, course folder, grading account
     if settings.serve_repo:
         repo = Path(settings.serve_repo)
         course_git.prepare(state, repo, settings.branch)
@@ -174,6 +175,8 @@ def greeting(s: Settings) -> str:
         "",
         f"Accounts: {len(s.students)} students and {s.instructor}; their passwords are in "
         f"{state / accounts.PASSWORDS_FILE} (root's only).",
+        f"Assignments: `python3 tfbook.py assignments --state {state} release NAME`; grading in the "
+        f"Formgrader at {nbgrader.formgrader_url(s)} (as {s.instructor}, in its own tab).",
         f"{idle} Log: {state / LOG_FILE}  (or `sudo python3 tfbook.py hub logs`)",
         "Stop with Ctrl-C, or `sudo python3 tfbook.py hub stop` from another terminal.",
     ]
@@ -181,6 +184,10 @@ def greeting(s: Settings) -> str:
         lines.insert(-2, f"{len(unlisted)} account(s) have no password there ({', '.join(unlisted[:3])}"
                          f"{' ...' if len(unlisted) > 3 else ''}): give one with "
                          "`sudo python3 tfbook.py hub reset-password NAME`.")
+    if solutions := nbgrader.solutions_served(s):
+        lines.append(f"Note: the branch {s.branch} holds the solutions of the assignments {', '.join(solutions)}; "
+                     "for graded work run `python3 tfbook.py assignments student-branch` and start with "
+                     "--branch students.")
     if s.ip in ("127.0.0.1", "localhost", "::1"):
         lines.insert(1, "(only this machine can reach it; for the class, start it with --ip 0.0.0.0 "
                         "and --public-url https://NAME, behind HTTPS)")

@@ -100,7 +100,7 @@ def course_clone(target: Path) -> Path:
 
 def remove_test_users() -> None:
     """The test's accounts and homes, also those a failed run left behind."""
-    names = (*STUDENTS, INSTRUCTOR)
+    names = (*STUDENTS, INSTRUCTOR, f"{INSTRUCTOR}-grader")  # the hub's grading account for assignments
     for pid in user_pids(names):
         try:
             os.kill(pid, signal.SIGKILL)
