@@ -46,6 +46,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -187,6 +188,8 @@ def execute(
     def started(notebook: Any) -> None:
         if pid_file:
             Path(pid_file).write_text(str(km.provisioner.pid))
+        if threading.current_thread() is not threading.main_thread():
+            return  # a test runs notebooks in threads: signals reach only the main thread's handlers
         loop = asyncio.get_running_loop()
         for s in lifetime.STOP_SIGNALS:  # in place of nbclient's own handlers, which shut down politely
             loop.add_signal_handler(s, _stop_the_kernel, s, km, asyncio.current_task())
