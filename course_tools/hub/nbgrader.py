@@ -7,8 +7,10 @@ server never see each other's assignments.  What ``setup`` prepares, under
 
 * ``exchange/`` -- nbgrader's exchange, shared by the classes, root's with
   mode 1777: the instructor cannot create it, and the sticky bit keeps
-  students from renaming a course's folder in it (nbgrader makes
-  ``<course id>/inbound/`` 2733, ``outbound/`` 755);
+  students from renaming a course's folder in it; ``exchange/<course id>/``
+  is the instructor's with the class's group ``tfbook-<6 hex>`` (its students
+  and instructor) and mode 750, so no one of another class can enter it
+  (nbgrader makes ``inbound/`` 2733 and ``outbound/`` 755 inside);
 * ``<course id>/course/`` -- the instructor's nbgrader course folder (sources,
   gradebook, submissions), the instructor's with group ``<instructor>-grader``
   and mode 2750: no student can read it;
@@ -33,6 +35,7 @@ without assignments, and says so, until the first class's end of term.
 
 from __future__ import annotations
 
+import grp
 import json
 import os
 import pwd
@@ -94,6 +97,11 @@ class ClassFolders:
     @property
     def grader(self) -> str:
         return f"{self.instructor}-grader"[:31]
+
+    @property
+    def group(self) -> str:
+        """The class's group (its students and instructor): only they can enter its exchange folder."""
+        return f"tfbook-{self.course_id.rsplit('-', 1)[-1]}"
 
     @property
     def venv(self) -> Path:
@@ -168,6 +176,14 @@ def setup(settings: Settings, echo=print) -> ClassFolders | None:
     f.base.chmod(0o755)
     f.exchange.mkdir(exist_ok=True)
     f.exchange.chmod(0o1777)
+    # the class's folder in the exchange: its members only (nbgrader keeps the mode of a folder it finds)
+    members = [settings.instructor, *(name for name in settings.students if accounts.exists(name))]
+    if not accounts.group_exists(f.group):
+        accounts.run(["groupadd", f.group], f"cannot create the group {f.group}")
+    accounts.run(["gpasswd", "-M", ",".join(members), f.group], f"cannot set the members of {f.group}")
+    f.exchanged.mkdir(exist_ok=True)
+    os.chown(f.exchanged, teacher.pw_uid, grp.getgrnam(f.group).gr_gid)
+    f.exchanged.chmod(0o750)
     f.course.mkdir(parents=True, exist_ok=True)
     f.course.parent.chmod(0o755)
     os.chown(f.course, teacher.pw_uid, grader.pw_gid)

@@ -173,6 +173,8 @@ def _remove_assignments(settings: Settings, f: ClassFolders, removed: list[str])
     size = _disk_usage(f.own) + _disk_usage(f.exchanged)
     shutil.rmtree(f.own, ignore_errors=True)
     shutil.rmtree(f.exchanged, ignore_errors=True)
+    if accounts.group_exists(f.group):
+        subprocess.run(["groupdel", f.group], capture_output=True)
     if settings.instructor not in removed and accounts.exists(settings.instructor):  # their own account: kept
         home = accounts.home(settings.instructor)
         if (home / nbgrader.COURSE_LINK).is_symlink() and os.readlink(home / nbgrader.COURSE_LINK) == str(f.course):

@@ -102,6 +102,7 @@ def remove_test_users(prefix: Path) -> None:
             folders = hub_nbgrader.ClassFolders(prefix, INSTRUCTOR, course.parent.name)
             shutil.rmtree(folders.own, ignore_errors=True)
             shutil.rmtree(folders.exchanged, ignore_errors=True)
+            subprocess.run(["groupdel", folders.group], capture_output=True)
     for name in names:
         if accounts.exists(name):
             subprocess.run(["userdel", "--remove", name], capture_output=True)

@@ -149,6 +149,7 @@ def term(tmp_path_factory: pytest.TempPathFactory):
                 folders = hub_nbgrader.folders(Settings.load(state))
                 shutil.rmtree(folders.own, ignore_errors=True)
                 shutil.rmtree(folders.exchanged, ignore_errors=True)
+                subprocess.run(["groupdel", folders.group], capture_output=True)
         if term.b_process is not None and term.b_process.poll() is None:
             os.killpg(term.b_process.pid, signal.SIGKILL)
         artefact("term-timings.json").write_text(json.dumps(term.timings, indent=1))
@@ -312,6 +313,11 @@ def test_hub_two_classes_have_their_own_assignments(term: Term) -> None:
     assert f"{a.course_id} {name}" in listed(STUDENT_A)
     seen_by_b = listed(STUDENT_B)
     assert name not in seen_by_b and a.course_id not in seen_by_b, seen_by_b
+    # nor by naming A's course: only A's class can enter A's folder in the exchange
+    as_b = ["runuser", "-u", STUDENT_B, "--", "ls", str(a.exchanged / "outbound")]
+    assert subprocess.run(as_b, capture_output=True).returncode != 0
+    assert subprocess.run(["runuser", "-u", STUDENT_A, "--", "ls", str(a.exchanged / "outbound")],
+                          capture_output=True, text=True).stdout.split() == [name]
 
 
 @pytest.mark.hub
@@ -393,4 +399,5 @@ def test_hub_stop_finds_the_service_and_the_end_of_term_archives_then_removes(te
     assert f"{a.course_id}/course/gradebook.db" in names and f"{a.course_id}/exchange/outbound" in names, names
     assert f"nbgrader:{a.course_id}" in (archive / "MANIFEST.tsv").read_text()
     assert not accounts.exists(a.grader) and not a.own.exists() and not a.exchanged.exists()
+    assert not accounts.group_exists(a.group) and accounts.group_exists(b.group)
     assert accounts.exists(b.grader) and (b.course / "nbgrader_config.py").is_file()
