@@ -162,3 +162,35 @@ def test_assignments_the_hub_warns_when_students_would_clone_the_solutions(tmp_p
     assert solutions_served(served) == [n.assignment_name for n in catalog.assignments()]
     student_branch(repo, echo=lambda line: None)
     assert solutions_served(Settings(state=str(tmp_path / "state"), serve_repo=str(repo), branch="students")) == []
+
+
+def test_assignments_each_class_on_a_hub_has_its_own_course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two classes on one server: their own nbgrader course ids and folders, nothing of a class in the
+    config every user reads, and a second class of the same instructor told in one line which class grades."""
+    from course_tools.assignments.course import config_text
+    from course_tools.hub import HubError, classes
+    from course_tools.hub import nbgrader as hub_nbgrader
+    from course_tools.hub.config import Settings
+
+    monkeypatch.setattr(classes, "REGISTRY", tmp_path / "registry")
+    prefix = str(tmp_path / "prefix")
+    a, b, c = (Settings(state=str(tmp_path / name), prefix=prefix, instructor=teacher)
+               for name, teacher in (("class A", "teacher"), ("class-b", "teacher"), ("class-c", "other")))
+    for settings in (a, b, c):
+        settings.save()
+        classes.register(settings.state_dir)
+    ids = [hub_nbgrader.folders(s).course_id for s in (a, b, c)]
+    assert len(set(ids)) == 3 and all(re.fullmatch(r"tfbook-[A-Za-z0-9-]+-[0-9a-f]{6}", i) for i in ids), ids
+    assert ids[0].startswith("tfbook-class-A-") and hub_nbgrader.course(a).course_id == ids[0]
+    assert len({hub_nbgrader.folders(s).course for s in (a, b, c)}) == 3
+    assert "course_id" not in config_text(None, None, Path("/x")) and "course_id" not in config_text(None, None)
+    assert hub_nbgrader.grading_elsewhere(b) is None  # nobody grades yet
+    (hub_nbgrader.folders(a).course).mkdir(parents=True)
+    (hub_nbgrader.folders(a).course / "nbgrader_config.py").write_text("")
+    assert hub_nbgrader.grading_elsewhere(b) == a.state_dir and hub_nbgrader.grading_elsewhere(c) is None
+    with pytest.raises(HubError) as refused:
+        hub_nbgrader.check_ready(b)
+    assert str(a.state_dir) in str(refused.value) and "--instructor" in str(refused.value)
+    assert "\n" not in str(refused.value)
+    assert hub_nbgrader.greeting(b).startswith("Assignments: off")
+    assert hub_nbgrader.check_ready(a) == hub_nbgrader.folders(a)

@@ -38,9 +38,8 @@ CONFIG = '''\
 from nbconvert.preprocessors import Preprocessor
 
 c = get_config()  # noqa: F821
-c.CourseDirectory.course_id = {course_id!r}
-c.CourseDirectory.root = {root!r}
-{exchange}c.Exchange.timezone = "UTC"  # a zone name here is written as "JST" and read back as UTC (nbgrader#1932)
+{course}{exchange}\
+c.Exchange.timezone = "UTC"  # a zone name here is written as "JST" and read back as UTC (nbgrader#1932)
 c.Execute.timeout = {timeout}  # seconds per cell (nbgrader's default 30 s interrupts the training cells)
 c.Validator.width = 200  # Validate shows the Japanese messages whole (nbgrader cuts lines at 90 characters)
 c.ClearSolutions.code_stub = {{"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}}
@@ -71,10 +70,14 @@ c.GenerateFeedback.preprocessors = [
 '''
 
 
-def config_text(root: Path, course_id: str = COURSE_ID, exchange: Path | None = None,
+def config_text(root: Path | None, course_id: str | None = COURSE_ID, exchange: Path | None = None,
                 timeout: int = TIMEOUT_S) -> str:
+    """nbgrader's config; without ``root`` and ``course_id`` only what every class shares (the hub's
+    environment-wide config: each class's course id is in its users' own ``~/.jupyter``)."""
+    course = (f"c.CourseDirectory.course_id = {course_id!r}\n" if course_id else "") + (
+        f"c.CourseDirectory.root = {str(root)!r}\n" if root else "")
     line = f"c.Exchange.root = {str(exchange)!r}\n" if exchange else ""
-    return CONFIG.format(course_id=course_id, root=str(root), exchange=line, timeout=timeout)
+    return CONFIG.format(course=course, exchange=line, timeout=timeout)
 
 
 @dataclass

@@ -12,6 +12,7 @@ instructor to hand out.  Accounts that already exist keep their password.
 from __future__ import annotations
 
 import csv
+import grp
 import io
 import os
 import pwd
@@ -74,6 +75,14 @@ def check_names(names: list[str]) -> None:
                        "a-z, 0-9, '_' or '-' (at most 31 characters); rename it in the roster")
 
 
+def group_exists(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+        return True
+    except KeyError:
+        return False
+
+
 def exists(name: str) -> bool:
     try:
         pwd.getpwnam(name)
@@ -90,7 +99,8 @@ def new_password() -> str:
     return "".join(secrets.choice(PASSWORD_CHARS) for _ in range(PASSWORD_LENGTH))
 
 
-def _command(args: list[str], what: str, stdin: str | None = None) -> None:
+def run(args: list[str], what: str, stdin: str | None = None) -> None:
+    """``args`` (useradd, groupadd, ...); a failure raises ``HubError`` with the tool's last line."""
     try:
         done = subprocess.run(args, input=stdin, capture_output=True, text=True)
     except FileNotFoundError:
@@ -102,10 +112,10 @@ def _command(args: list[str], what: str, stdin: str | None = None) -> None:
 
 def create_user(name: str, password: str) -> None:
     """A system user with a private home and ``password``."""
-    _command(["useradd", "--create-home", "--shell", "/bin/bash", "--key", "HOME_MODE=0700",
+    run(["useradd", "--create-home", "--shell", "/bin/bash", "--key", "HOME_MODE=0700",
               "--comment", "tfbook hub user", name], f"cannot create the user {name}")
     home(name).chmod(0o700)  # older useradd versions ignore HOME_MODE
-    _command(["chpasswd"], f"cannot set the password of {name}", stdin=f"{name}:{password}\n")
+    run(["chpasswd"], f"cannot set the password of {name}", stdin=f"{name}:{password}\n")
 
 
 def ensure_users(names: list[str], passwords_file: Path, echo: Callable[[str], None] = print) -> list[str]:
@@ -132,7 +142,7 @@ def ensure_users(names: list[str], passwords_file: Path, echo: Callable[[str], N
 def set_password(name: str, passwords_file: Path) -> str:
     """A new password for ``name``, set and added to ``passwords_file`` (the last line of a user counts)."""
     password = new_password()
-    _command(["chpasswd"], f"cannot set the password of {name}", stdin=f"{name}:{password}\n")
+    run(["chpasswd"], f"cannot set the password of {name}", stdin=f"{name}:{password}\n")
     passwords_file.touch(mode=0o600)
     with open(passwords_file, "a", encoding="utf-8", newline="") as f:
         if f.tell() == 0:

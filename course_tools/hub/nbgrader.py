@@ -1,11 +1,16 @@
 """The class's assignments on the hub (nbgrader), set up by ``tfbook.py hub`` with no manual step.
 
-What ``setup`` prepares, under ``<prefix>/nbgrader/`` (the hub's environment
-folder, readable by every user):
+Each class has its own nbgrader course, whose id comes from its state folder
+(``course_id``: ``tfbook-<folder name>-<6 hex>``), so that two classes on one
+server never see each other's assignments.  What ``setup`` prepares, under
+``<prefix>/nbgrader/`` (the hub's environment folder, readable by every user):
 
-* ``exchange/`` -- nbgrader's exchange, root's with mode 1777: the instructor
-  cannot create it, and the sticky bit keeps students from renaming the
-  course's folder in it (nbgrader makes ``inbound/`` 2733, ``outbound/`` 755);
+* ``exchange/`` -- nbgrader's exchange, shared by the classes, root's with
+  mode 1777: the instructor cannot create it, and the sticky bit keeps
+  students from renaming a course's folder in it; ``exchange/<course id>/``
+  is the instructor's with the class's group ``tfbook-<6 hex>`` (its students
+  and instructor) and mode 750, so no one of another class can enter it
+  (nbgrader makes ``inbound/`` 2733 and ``outbound/`` 755 inside);
 * ``<course id>/course/`` -- the instructor's nbgrader course folder (sources,
   gradebook, submissions), the instructor's with group ``<instructor>-grader``
   and mode 2750: no student can read it;
@@ -14,28 +19,35 @@ folder, readable by every user):
 * the grading account ``<instructor>-grader``: autograde runs the students'
   code as this user (``grader_kernel.py``), who can read the course folder but
   not change the gradebook;
-* nbgrader's config for every user (the environment's ``etc/jupyter``): the
-  course id, the exchange, the cell timeout; the Formgrader and the
-  "create assignment" tools off for everyone (the server extension answers
-  404, the Lab plugins are not loaded) and back on in the instructor's own
-  ``~/.jupyter``, with the course folder linked as ``~/tfbook-course``
-  (the Formgrader needs it under the server's root).  The Formgrader opens in its own tab
-  (``/user/<instructor>/formgrader``): the hub forbids frames.
+* nbgrader's config: what every class shares in the environment's
+  ``etc/jupyter`` (the exchange, the cell timeout, the Formgrader and the
+  "create assignment" tools off: the server extension answers 404, the Lab
+  plugins are not loaded); the class's course id in each student's and the
+  instructor's own ``~/.jupyter`` (theirs), and the grading tools back on in
+  the instructor's, with the course folder linked as ``~/tfbook-course``
+  (the Formgrader needs it under the server's root).  The Formgrader opens in
+  its own tab (``/user/<instructor>/formgrader``): the hub forbids frames.
+
+One instructor account grades one class's assignments (nbgrader's Formgrader
+serves one course per account): a second class with the same instructor runs
+without assignments, and says so, until the first class's end of term.
 """
 
 from __future__ import annotations
 
+import grp
 import json
 import os
 import pwd
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import catalog
-from ..assignments.course import COURSE_ID, Course, config_text
-from . import HubError, accounts
+from ..assignments.course import Course, config_text
+from . import HubError, accounts, classes
 from .config import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -49,7 +61,7 @@ COURSE_LINK = "tfbook-course"  # in the instructor's home: the course folder, wh
 class ClassFolders:
     prefix: Path
     instructor: str
-    course_id: str = COURSE_ID
+    course_id: str
 
     @property
     def base(self) -> Path:
@@ -60,35 +72,79 @@ class ClassFolders:
         return self.base / "exchange"
 
     @property
+    def own(self) -> Path:
+        """Everything of this class's assignments but its exchange entries."""
+        return self.base / self.course_id
+
+    @property
     def course(self) -> Path:
-        return self.base / self.course_id / "course"
+        return self.own / "course"
 
     @property
     def files(self) -> Path:
-        return self.base / self.course_id / "files"
+        return self.own / "files"
 
     @property
     def kernels(self) -> Path:
         """The kernelspec autograde uses (JUPYTER_PATH), which starts kernels as the grader."""
-        return self.base / self.course_id / "grading"
+        return self.own / "grading"
+
+    @property
+    def exchanged(self) -> Path:
+        """This class's folder in the exchange (nbgrader makes it at the first release)."""
+        return self.exchange / self.course_id
 
     @property
     def grader(self) -> str:
         return f"{self.instructor}-grader"[:31]
 
     @property
+    def group(self) -> str:
+        """The class's group (its students and instructor): only they can enter its exchange folder."""
+        return f"tfbook-{self.course_id.rsplit('-', 1)[-1]}"
+
+    @property
     def venv(self) -> Path:
         return self.prefix / "venv"
 
 
+def course_id(state: Path) -> str:
+    """The class's nbgrader course id, from its state folder: ``tfbook-<folder name>-<6 hex of its class id>``
+    (letters, digits and '-': a folder name in the exchange, and what students see in their Assignments list)."""
+    name = re.sub(r"[^A-Za-z0-9]+", "-", state.name).strip("-")[:24] or "class"
+    return f"tfbook-{name}-{classes.class_id(state)[:6]}"
+
+
 def folders(settings: Settings) -> ClassFolders:
-    return ClassFolders(Path(settings.prefix), settings.instructor)
+    return ClassFolders(Path(settings.prefix), settings.instructor, course_id(settings.state_dir))
 
 
 def course(settings: Settings) -> Course:
     """The class's course folder, with nbgrader run from the hub's environment as the instructor."""
     f = folders(settings)
-    return Course(root=f.course, python=str(f.venv / "bin" / "python"), user=settings.instructor, exchange=f.exchange)
+    return Course(root=f.course, course_id=f.course_id, python=str(f.venv / "bin" / "python"),
+                  user=settings.instructor, exchange=f.exchange)
+
+
+def grading_elsewhere(settings: Settings) -> Path | None:
+    """The state folder of another class on this server whose assignments this class's instructor already
+    grades (one course per instructor account), if there is one."""
+    for other in classes.others(settings.state_dir):
+        if other.instructor != settings.instructor:
+            continue
+        try:
+            theirs = folders(Settings.load(other.state))
+        except HubError:
+            continue
+        if (theirs.course / "nbgrader_config.py").is_file():
+            return other.state
+    return None
+
+
+def refusal(settings: Settings, elsewhere: Path) -> str:
+    return (f"assignments are off for the class of {settings.state}: its instructor {settings.instructor} grades "
+            f"the assignments of the class of {elsewhere} (one nbgrader course per instructor account); start "
+            "this class with another --instructor, or after that class's end of term")
 
 
 def _write(path: Path, text: str, owner: str | None = None, mode: int = 0o644) -> None:
@@ -105,8 +161,12 @@ def _json(path: Path, data: dict, owner: str | None = None) -> None:
     _write(path, json.dumps(data, indent=1) + "\n", owner)
 
 
-def setup(settings: Settings, echo=print) -> ClassFolders:
-    """Everything the class's assignments need; safe to run at every start."""
+def setup(settings: Settings, echo=print) -> ClassFolders | None:
+    """Everything the class's assignments need; safe to run at every start.  None (and a line saying why)
+    when the instructor already grades another class's assignments."""
+    if (elsewhere := grading_elsewhere(settings)) is not None:
+        echo(f"Note: {refusal(settings, elsewhere)}.")
+        return None
     f = folders(settings)
     if not accounts.exists(f.grader):
         accounts.create_user(f.grader, accounts.new_password())  # not on the hub's roster: cannot log in
@@ -116,12 +176,21 @@ def setup(settings: Settings, echo=print) -> ClassFolders:
     f.base.chmod(0o755)
     f.exchange.mkdir(exist_ok=True)
     f.exchange.chmod(0o1777)
+    # the class's folder in the exchange: its members only (nbgrader keeps the mode of a folder it finds)
+    members = [settings.instructor, *(name for name in settings.students if accounts.exists(name))]
+    if not accounts.group_exists(f.group):
+        accounts.run(["groupadd", f.group], f"cannot create the group {f.group}")
+    accounts.run(["gpasswd", "-M", ",".join(members), f.group], f"cannot set the members of {f.group}")
+    f.exchanged.mkdir(exist_ok=True)
+    os.chown(f.exchanged, teacher.pw_uid, grp.getgrnam(f.group).gr_gid)
+    f.exchanged.chmod(0o750)
     f.course.mkdir(parents=True, exist_ok=True)
     f.course.parent.chmod(0o755)
     os.chown(f.course, teacher.pw_uid, grader.pw_gid)
     f.course.chmod(0o2750)
     # the course's own files, for the autograde kernels (data, checkpoints)
     source = Path(settings.serve_repo) if settings.serve_repo else Path(__file__).resolve().parents[2]
+    f.files.mkdir(parents=True, exist_ok=True)
     for name in COURSE_FILES:
         if (source / name).is_dir():
             shutil.copytree(source / name, f.files / name, dirs_exist_ok=True,
@@ -135,10 +204,13 @@ def setup(settings: Settings, echo=print) -> ClassFolders:
         "argv": [str(f.venv / "bin" / "python"), str(f.kernels / "grader_kernel.py"), f.grader, str(f.files),
                  "{connection_file}"],
         "display_name": "Python 3 (grading)", "language": "python"})
-    # nbgrader's config: every user (the environment), the course folder, the instructor
-    everyone = config_text(f.course, f.course_id, f.exchange)
-    _write(f.venv / "etc" / "jupyter" / "nbgrader_config.py", everyone)
-    _write(f.course / "nbgrader_config.py", everyone, owner=settings.instructor)
+    # nbgrader's config: what every class shares (the environment), the course folder, each user's course id
+    _write(f.venv / "etc" / "jupyter" / "nbgrader_config.py", config_text(None, None, f.exchange))
+    _write(f.course / "nbgrader_config.py", config_text(f.course, f.course_id, f.exchange), owner=settings.instructor)
+    for student in settings.students:
+        if accounts.exists(student):
+            _write(accounts.home(student) / ".jupyter" / "nbgrader_config.py",
+                   config_text(None, f.course_id, f.exchange), owner=student)
     os.chown(f.course, teacher.pw_uid, grader.pw_gid)
     f.course.chmod(0o2750)
     home = accounts.home(settings.instructor)
@@ -170,8 +242,18 @@ def formgrader_url(settings: Settings) -> str:
     return f"{settings.url}/user/{settings.instructor}/formgrader"
 
 
+def greeting(settings: Settings) -> str:
+    if not (folders(settings).course / "nbgrader_config.py").is_file() and (elsewhere := grading_elsewhere(settings)):
+        return f"Assignments: off ({elsewhere}'s instructor is the same account: give this class another --instructor)."
+    return (f"Assignments (course {course_id(settings.state_dir)}): `python3 tfbook.py assignments --state "
+            f"{settings.state} release NAME`; grading in the Formgrader at {formgrader_url(settings)} (as "
+            f"{settings.instructor}, in its own tab).")
+
+
 def check_ready(settings: Settings) -> ClassFolders:
     f = folders(settings)
+    if not (f.course / "nbgrader_config.py").is_file() and (elsewhere := grading_elsewhere(settings)):
+        raise HubError(refusal(settings, elsewhere))
     if not (f.course / "nbgrader_config.py").is_file():
         raise HubError(f"the hub at {settings.state} has no class folder for assignments yet: start it once "
                        "with `python3 tfbook.py hub` (it sets nbgrader up)")

@@ -175,8 +175,7 @@ def greeting(s: Settings) -> str:
         "",
         f"Accounts: {len(s.students)} students and {s.instructor}; their passwords are in "
         f"{state / accounts.PASSWORDS_FILE} (root's only).",
-        f"Assignments: `python3 tfbook.py assignments --state {state} release NAME`; grading in the "
-        f"Formgrader at {nbgrader.formgrader_url(s)} (as {s.instructor}, in its own tab).",
+        nbgrader.greeting(s),
         f"{idle} Log: {state / LOG_FILE}  (or `sudo python3 tfbook.py hub logs`)",
         "Stop with Ctrl-C, or `sudo python3 tfbook.py hub stop` from another terminal.",
     ]

@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import tarfile
 import time
 from pathlib import Path
 
-from . import HubError, accounts, classes
+from . import HubError, accounts, classes, nbgrader
 from .classes import running_pid
 from .config import Settings
+from .nbgrader import ClassFolders
 
 ARCHIVE = classes.REGISTRY / "archive"
 SKIPPED = (".cache", ".npm", ".local/share/jupyter/runtime")  # caches: rebuilt by themselves, never work
@@ -45,23 +47,29 @@ def _skipped(relative: str) -> bool:
 def archive_home(name: str, target: Path) -> tuple[int, int]:
     """``name``'s home as ``target`` (gzip tar, paths under ``name/``), then read back and
     compared file by file; returns (files, bytes).  Raises ``HubError`` when the check fails."""
-    home = accounts.home(name)
+    return archive_tree([(accounts.home(name), name)], target, f"{name}'s home")
+
+
+def archive_tree(trees: list[tuple[Path, str]], target: Path, what: str) -> tuple[int, int]:
+    """Each folder of ``trees`` (caches left out) into ``target`` (gzip tar) under its name, then read back
+    and compared file by file; returns (files, bytes).  Raises ``HubError`` when the check fails."""
     written: dict[str, str] = {}
     with tarfile.open(target, "w:gz") as tar:
-        tar.add(home, arcname=name, recursive=False)
-        for folder, dirs, files in os.walk(home):
-            relative_folder = os.path.relpath(folder, home)
-            for entry in sorted(dirs + files):
-                path = Path(folder) / entry
-                relative = os.path.normpath(os.path.join(relative_folder, entry))
-                if _skipped(relative):
-                    if entry in dirs:
-                        dirs.remove(entry)
-                    continue
-                tar.add(path, arcname=f"{name}/{relative}", recursive=False)
-                if path.is_file() and not path.is_symlink():
-                    with open(path, "rb") as f:
-                        written[f"{name}/{relative}"] = _digest(f)
+        for top, name in trees:
+            tar.add(top, arcname=name, recursive=False)
+            for folder, dirs, files in os.walk(top):
+                relative_folder = os.path.relpath(folder, top)
+                for entry in sorted(dirs + files):
+                    path = Path(folder) / entry
+                    relative = os.path.normpath(os.path.join(relative_folder, entry))
+                    if _skipped(relative):
+                        if entry in dirs:
+                            dirs.remove(entry)
+                        continue
+                    tar.add(path, arcname=f"{name}/{relative}", recursive=False)
+                    if path.is_file() and not path.is_symlink():
+                        with open(path, "rb") as f:
+                            written[f"{name}/{relative}"] = _digest(f)
     found: dict[str, str] = {}
     size = 0
     with tarfile.open(target, "r:gz") as tar:
@@ -71,7 +79,7 @@ def archive_home(name: str, target: Path) -> tuple[int, int]:
                 size += member.size
     if found != written:
         wrong = sorted(set(found.items()) ^ set(written.items()))
-        raise HubError(f"the archive {target} does not hold {name}'s home as it is ({wrong[0][0]} differs): "
+        raise HubError(f"the archive {target} does not hold {what} as it is ({wrong[0][0]} differs): "
                        "nothing was removed")
     return len(found), size
 
@@ -115,8 +123,10 @@ def end_of_term(state: Path, archive: Path | None = None, echo=print) -> int:
         target = folder / f"{name}.tar.gz"
         files, size = archive_home(name, target)
         manifest.append(f"{name}\t{files}\t{size}\t{target.name}")
+    assignments = _archive_assignments(settings, folder, manifest)
     (folder / "MANIFEST.tsv").write_text("\n".join(manifest) + "\n", encoding="utf-8")
-    echo(f"  checked: every file of every home is in its archive ({_megabytes(_directory_size(folder))} in all)")
+    also = " and of the class's assignments" if assignments else ""
+    echo(f"  checked: every file of every home{also} is in its archive ({_megabytes(_directory_size(folder))} in all)")
     freed, failed = 0, []
     for name in removable:
         home = accounts.home(name)
@@ -129,6 +139,8 @@ def end_of_term(state: Path, archive: Path | None = None, echo=print) -> int:
     kept = [name for name in people if name not in removable]
     echo(f"Removed {len(removable) - len(failed)} account(s) and their homes: {_megabytes(freed)} freed."
          + (f" Kept {', '.join(kept)} (not created by this class, or used by another)." if kept else ""))
+    if assignments:
+        echo(_remove_assignments(settings, assignments, removable))
     if service.unit_path(state).is_file():
         echo(service.remove(state))
     if failed:
@@ -137,6 +149,46 @@ def end_of_term(state: Path, archive: Path | None = None, echo=print) -> int:
     classes.unregister(state)
     echo(f"The class of {state} is over; its archive: {folder}")
     return 0
+
+
+def _archive_assignments(settings: Settings, folder: Path, manifest: list[str]) -> ClassFolders | None:
+    """The class's nbgrader course (gradebook, sources, submissions, autograded, feedback) and its
+    exchange folder (what was released, submissions not collected yet) as ``nbgrader-<course id>.tar.gz``."""
+    f = nbgrader.folders(settings)
+    if not f.own.is_dir() and not f.exchanged.is_dir():
+        return None
+    trees = [(f.course, f"{f.course_id}/course")] if f.course.is_dir() else []
+    if f.exchanged.is_dir():
+        trees.append((f.exchanged, f"{f.course_id}/exchange"))
+    target = folder / f"nbgrader-{f.course_id}.tar.gz"
+    if trees:
+        files, size = archive_tree(trees, target, "the class's assignments")
+        manifest.append(f"nbgrader:{f.course_id}\t{files}\t{size}\t{target.name}")
+    return f
+
+
+def _remove_assignments(settings: Settings, f: ClassFolders, removed: list[str]) -> str:
+    """The class's nbgrader folders, its exchange folder and, unless another class still grades with it,
+    the grading account (archived first: ``_archive_assignments``)."""
+    size = _disk_usage(f.own) + _disk_usage(f.exchanged)
+    shutil.rmtree(f.own, ignore_errors=True)
+    shutil.rmtree(f.exchanged, ignore_errors=True)
+    if accounts.group_exists(f.group):
+        subprocess.run(["groupdel", f.group], capture_output=True)
+    if settings.instructor not in removed and accounts.exists(settings.instructor):  # their own account: kept
+        home = accounts.home(settings.instructor)
+        if (home / nbgrader.COURSE_LINK).is_symlink() and os.readlink(home / nbgrader.COURSE_LINK) == str(f.course):
+            (home / nbgrader.COURSE_LINK).unlink()
+    grader = f"; kept the grading account {f.grader} (another class grades with it)"
+    if accounts.exists(f.grader) and nbgrader.grading_elsewhere(settings) is None:
+        size += _disk_usage(accounts.home(f.grader))
+        done = subprocess.run(["userdel", "--remove", f.grader], capture_output=True, text=True)
+        grader = (f", and the grading account {f.grader}" if not accounts.exists(f.grader)
+                  else f"; could not remove the grading account {f.grader}: {(done.stderr or done.stdout).strip()}")
+    elif not accounts.exists(f.grader):
+        grader = ""
+    return f"Removed the class's assignments ({f.course_id}: gradebook, submissions, exchange){grader}: " \
+           f"{_megabytes(size)} freed."
 
 
 def _directory_size(folder: Path) -> int:

@@ -95,13 +95,14 @@ def remove_test_users(prefix: Path) -> None:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
-    # the class folder this test made (owned by its instructor), not a real class's
-    folders = hub_nbgrader.ClassFolders(prefix, INSTRUCTOR)
-    owner = folders.course.stat().st_uid if folders.course.is_dir() else None
-    ours = accounts.exists(INSTRUCTOR) and owner == accounts.pwd.getpwnam(INSTRUCTOR).pw_uid
-    if owner is not None and (ours or owner not in {u.pw_uid for u in accounts.pwd.getpwall()}):
-        shutil.rmtree(folders.course.parent, ignore_errors=True)
-        shutil.rmtree(folders.exchange / folders.course_id, ignore_errors=True)
+    # the class folders this test made (owned by its instructor), not a real class's
+    uid = accounts.pwd.getpwnam(INSTRUCTOR).pw_uid if accounts.exists(INSTRUCTOR) else None
+    for course in (prefix / "nbgrader").glob("tfbook-*/course"):
+        if course.stat().st_uid == uid:
+            folders = hub_nbgrader.ClassFolders(prefix, INSTRUCTOR, course.parent.name)
+            shutil.rmtree(folders.own, ignore_errors=True)
+            shutil.rmtree(folders.exchanged, ignore_errors=True)
+            subprocess.run(["groupdel", folders.group], capture_output=True)
     for name in names:
         if accounts.exists(name):
             subprocess.run(["userdel", "--remove", name], capture_output=True)

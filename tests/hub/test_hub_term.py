@@ -15,8 +15,11 @@ A's git daemon and edits a notebook.  Then:
 * a password reset lets A's student in with the new password only;
 * ``hub status`` and ``hub stop`` find A's hub through its state folder, and
   tell a non-root user the truth;
-* the end of term archives A's student's home (the edited notebook in it),
-  then removes A's accounts and says how much that freed.
+* each class has its own nbgrader course: an assignment A's instructor
+  releases is in A's student's ``nbgrader list``, not in B's;
+* the end of term archives A's student's home (the edited notebook in it)
+  and A's gradebook, then removes A's accounts, assignments' folders and
+  grading account (B's stay) and says how much that freed.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,6 +40,7 @@ import pytest
 from course_tools import catalog
 from course_tools.catalog import REPO_ROOT
 from course_tools.hub import accounts, classes, service
+from course_tools.hub import nbgrader as hub_nbgrader
 from course_tools.hub.config import Settings
 
 from .client import Student
@@ -49,7 +54,7 @@ START_S, STOP_S = 240, 120
 
 
 def remove_test_users() -> None:
-    names = (STUDENT_A, TEACHER_A, STUDENT_B, TEACHER_B, f"{PREFIX}x")
+    names = (STUDENT_A, TEACHER_A, STUDENT_B, TEACHER_B, f"{PREFIX}x", f"{TEACHER_A}-grader", f"{TEACHER_B}-grader")
     for pid in user_processes(names):
         try:
             os.kill(pid, signal.SIGKILL)
@@ -141,6 +146,10 @@ def term(tmp_path_factory: pytest.TempPathFactory):
                         artefact(f"term-{state.name}-{name}").write_bytes((state / name).read_bytes())
                 classes.end_processes(state)
                 classes.unregister(state)
+                folders = hub_nbgrader.folders(Settings.load(state))
+                shutil.rmtree(folders.own, ignore_errors=True)
+                shutil.rmtree(folders.exchanged, ignore_errors=True)
+                subprocess.run(["groupdel", folders.group], capture_output=True)
         if term.b_process is not None and term.b_process.poll() is None:
             os.killpg(term.b_process.pid, signal.SIGKILL)
         artefact("term-timings.json").write_text(json.dumps(term.timings, indent=1))
@@ -278,6 +287,40 @@ def test_hub_two_classes_run_side_by_side_and_sighup_stops_only_its_own(term: Te
 
 
 @pytest.mark.hub
+def test_hub_two_classes_have_their_own_assignments(term: Term) -> None:
+    a, b = (hub_nbgrader.folders(term.settings(state)) for state in (term.state_a, term.state_b))
+    assert a.course_id != b.course_id and a.course.is_dir() and b.course.is_dir() and a.course != b.course
+    assert "course_id" not in (a.venv / "etc" / "jupyter" / "nbgrader_config.py").read_text()  # every user reads it
+    for student, folders in ((STUDENT_A, a), (STUDENT_B, b)):
+        own = accounts.home(student) / ".jupyter" / "nbgrader_config.py"
+        assert f"course_id = {folders.course_id!r}" in own.read_text()
+        assert own.stat().st_uid == accounts.pwd.getpwnam(student).pw_uid
+    started = time.monotonic()
+    name = catalog.assignments()[0].assignment_name
+    done = subprocess.run([sys.executable, "-m", "course_tools", "assignments", "--state", str(term.state_a),
+                           "release", name], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and f"released {name}" in done.stdout, done.stdout + done.stderr
+    term.timings["a_release_s"] = time.monotonic() - started
+
+    def listed(student: str) -> str:
+        home = accounts.home(student)
+        done = subprocess.run(["runuser", "-u", student, "--", str(a.venv / "bin" / "python"), "-m", "nbgrader",
+                               "list"], capture_output=True, text=True, cwd=home, timeout=120,
+                              env={"HOME": str(home), "PATH": os.environ["PATH"]})
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout + done.stderr
+
+    assert f"{a.course_id} {name}" in listed(STUDENT_A)
+    seen_by_b = listed(STUDENT_B)
+    assert name not in seen_by_b and a.course_id not in seen_by_b, seen_by_b
+    # nor by naming A's course: only A's class can enter A's folder in the exchange
+    as_b = ["runuser", "-u", STUDENT_B, "--", "ls", str(a.exchanged / "outbound")]
+    assert subprocess.run(as_b, capture_output=True).returncode != 0
+    assert subprocess.run(["runuser", "-u", STUDENT_A, "--", "ls", str(a.exchanged / "outbound")],
+                          capture_output=True, text=True).stdout.split() == [name]
+
+
+@pytest.mark.hub
 def test_hub_git_daemon_serves_the_course_branch_only(term: Term) -> None:
     url = term.settings(term.state_a).repo_url
     as_student = ["runuser", "-u", STUDENT_A, "--", "git"]
@@ -348,3 +391,13 @@ def test_hub_stop_finds_the_service_and_the_end_of_term_archives_then_removes(te
     assert not accounts.exists(STUDENT_A) and not accounts.exists(TEACHER_A)
     assert not any(home.exists() for home in homes)
     assert not service.unit_path(term.state_a, term.units).exists()
+    # A's assignments: archived (the gradebook), then removed with the grading account; B's untouched
+    a, b = (hub_nbgrader.folders(term.settings(state)) for state in (term.state_a, term.state_b))
+    assert "Removed the class's assignments" in done.stdout, done.stdout
+    with tarfile.open(archive / f"nbgrader-{a.course_id}.tar.gz") as tar:
+        names = tar.getnames()
+    assert f"{a.course_id}/course/gradebook.db" in names and f"{a.course_id}/exchange/outbound" in names, names
+    assert f"nbgrader:{a.course_id}" in (archive / "MANIFEST.tsv").read_text()
+    assert not accounts.exists(a.grader) and not a.own.exists() and not a.exchanged.exists()
+    assert not accounts.group_exists(a.group) and accounts.group_exists(b.group)
+    assert accounts.exists(b.grader) and (b.course / "nbgrader_config.py").is_file()
