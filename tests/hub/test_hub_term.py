@@ -287,7 +287,7 @@ def test_hub_two_classes_run_side_by_side_and_sighup_stops_only_its_own(term: Te
 
 
 @pytest.mark.hub
-def test_hub_two_classes_have_their_own_assignments(term: Term) -> None:
+def test_hub_two_classes_keep_their_coursework_apart(term: Term) -> None:
     a, b = (hub_nbgrader.folders(term.settings(state)) for state in (term.state_a, term.state_b))
     assert a.course_id != b.course_id and a.course.is_dir() and b.course.is_dir() and a.course != b.course
     assert "course_id" not in (a.venv / "etc" / "jupyter" / "nbgrader_config.py").read_text()  # every user reads it
