@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,6 +43,22 @@ def user_processes(names: tuple[str, ...]) -> dict[int, str]:
 def user_pids(names: tuple[str, ...]) -> list[int]:
     """Every process running as one of ``names`` (zombies too: the clean-up kills them all)."""
     return list(user_processes(names))
+
+
+def end_user_processes(names: tuple[str, ...]) -> None:
+    """SIGKILL every process of the test's accounts (also those a failed run left behind)."""
+    for pid in user_pids(names):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def remove_accounts(names: tuple[str, ...]) -> None:
+    """The test's accounts and their homes, where they exist."""
+    for name in names:
+        if accounts.exists(name):
+            subprocess.run(["userdel", "--remove", name], capture_output=True)
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:

@@ -53,7 +53,7 @@ from course_tools.hub import nbgrader as hub_nbgrader
 from course_tools.hub.config import Settings
 
 from .conftest import ARTIFACTS, REQUIRED, lacking
-from .machine import free_port, user_pids
+from .machine import end_user_processes, free_port, remove_accounts
 from .test_class import PAGE_MS, STOP_S, Hub, command_env, course_clone, in_browsers, log_in_through_link
 
 STUDENTS = ("tfbnbg-a", "tfbnbg-b")
@@ -90,11 +90,7 @@ def artefact(name: str) -> Path:
 
 def remove_test_users(prefix: Path) -> None:
     names = (*STUDENTS, INSTRUCTOR, f"{INSTRUCTOR}-grader")
-    for pid in user_pids(names):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
+    end_user_processes(names)
     # the class folders this test made (owned by its instructor), not a real class's
     uid = accounts.pwd.getpwnam(INSTRUCTOR).pw_uid if accounts.exists(INSTRUCTOR) else None
     for course in (prefix / "nbgrader").glob("tfbook-*/course"):
@@ -103,9 +99,7 @@ def remove_test_users(prefix: Path) -> None:
             shutil.rmtree(folders.own, ignore_errors=True)
             shutil.rmtree(folders.exchanged, ignore_errors=True)
             subprocess.run(["groupdel", folders.group], capture_output=True)
-    for name in names:
-        if accounts.exists(name):
-            subprocess.run(["userdel", "--remove", name], capture_output=True)
+    remove_accounts(names)
 
 
 def start_hub(repo: Path, state: Path) -> Hub:

@@ -59,7 +59,7 @@ from ..browser.conftest import CHROMIUM, CHROMIUM_FLAGS
 from ..browser.drawing import SEVEN, draw, widgets
 from ..browser.jupyter import error_outputs, open_notebook, run_all, wait_for_run, write_quick_notebook
 from .conftest import REQUIRED, artefact, lacking
-from .machine import free_port, port_open, user_pids, user_processes, wait_until
+from .machine import end_user_processes, free_port, port_open, remove_accounts, user_processes, wait_until
 
 STUDENTS = ("tfbhub-a", "tfbhub-b", "tfbhub-c")
 INSTRUCTOR = "tfbhub-teacher"
@@ -101,14 +101,8 @@ def course_clone(target: Path) -> Path:
 def remove_test_users() -> None:
     """The test's accounts and homes, also those a failed run left behind."""
     names = (*STUDENTS, INSTRUCTOR, f"{INSTRUCTOR}-grader")  # the hub's grading account for assignments
-    for pid in user_pids(names):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    for name in names:
-        if accounts.exists(name):
-            subprocess.run(["userdel", "--remove", name], capture_output=True)
+    end_user_processes(names)
+    remove_accounts(names)
 
 
 @dataclass

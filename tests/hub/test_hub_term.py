@@ -45,7 +45,7 @@ from course_tools.hub.config import Settings
 
 from .client import Student
 from .conftest import REQUIRED, artefact, lacking
-from .machine import free_port, port_open, user_processes, wait_until
+from .machine import end_user_processes, free_port, port_open, remove_accounts, user_processes, wait_until
 
 PREFIX = "tfbterm-"
 STUDENT_A, TEACHER_A, STUDENT_B, TEACHER_B = (f"{PREFIX}{n}" for n in ("a1", "ta", "b1", "tb"))
@@ -55,14 +55,8 @@ START_S, STOP_S = 240, 120
 
 def remove_test_users() -> None:
     names = (STUDENT_A, TEACHER_A, STUDENT_B, TEACHER_B, f"{PREFIX}x", f"{TEACHER_A}-grader", f"{TEACHER_B}-grader")
-    for pid in user_processes(names):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    for name in names:
-        if accounts.exists(name):
-            subprocess.run(["userdel", "--remove", name], capture_output=True)
+    end_user_processes(names)
+    remove_accounts(names)
 
 
 def git(repo: Path, *args: str) -> str:
